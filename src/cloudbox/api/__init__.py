@@ -1,0 +1,1 @@
+"""HTTP glue only: parsing, authorisation, error rendering, pagination."""

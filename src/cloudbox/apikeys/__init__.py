@@ -1,0 +1,1 @@
+"""Project API keys: scoped credentials that act on one project only."""

@@ -1,0 +1,1 @@
+"""Platform users: registration, sign-in, bearer sessions."""

@@ -1,0 +1,1 @@
+"""The `cloudbox` command: server, worker and administration commands."""

@@ -1,0 +1,119 @@
+"""`cloudbox serve`, `cloudbox db upgrade`, `cloudbox admin create-user`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from cloudbox import __version__
+from cloudbox.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.master_key_bytes()  # refuse to start in production without MASTER_KEY
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return settings
+
+
+def _migrate(settings: Settings) -> None:
+    from cloudbox.db.migrate import upgrade_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="cloudbox")
+def main() -> None:
+    """CloudBox: a self-hosted backend-as-a-service with backups that never lose data."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default CLOUDBOX_HOST or 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="Port (default CLOUDBOX_PORT or 8080)")
+@click.option(
+    "--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first"
+)
+def serve(host: str | None, port: int | None, migrate: bool) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from cloudbox.app import create_app
+
+    settings = _settings()
+    if migrate:
+        _migrate(settings)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = _settings()
+    _migrate(settings)
+    click.echo("database is up to date")
+
+
+@main.group()
+def admin() -> None:
+    """Administration commands that work on the database directly."""
+
+
+@admin.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", default="Administrator", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--platform-admin/--no-platform-admin", default=False, show_default=True)
+def create_user(email: str, name: str, password: str, platform_admin: bool) -> None:
+    """Create a platform user."""
+    from pydantic import EmailStr, TypeAdapter, ValidationError
+
+    from cloudbox.auth import service as auth
+    from cloudbox.errors import AppError
+    from cloudbox.runtime import Runtime
+
+    try:
+        TypeAdapter(EmailStr).validate_python(email)
+    except ValidationError as exc:
+        raise click.BadParameter("not a valid email address", param_hint="--email") from exc
+    if len(password) < 8:
+        raise click.BadParameter("must be at least 8 characters", param_hint="--password")
+    settings = _settings()
+    _migrate(settings)
+    runtime = Runtime.build(settings)
+    try:
+        with runtime.db.transaction() as session:
+            user = auth.create_user(
+                session, email=email, password=password, name=name, platform_admin=platform_admin
+            )
+            user_id = user.id
+    except AppError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        runtime.close()
+    click.echo(f"created user {user_id} <{email.strip().lower()}>")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

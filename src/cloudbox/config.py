@@ -1,0 +1,94 @@
+"""Settings, read once from the environment and passed explicitly.
+
+Nothing in CloudBox reads the environment at import time: `Settings()` is built by the
+CLI or the test fixtures and handed to `create_app`, the workers and the services.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the process must not start."""
+
+
+class Settings(BaseSettings):
+    """Every knob of a CloudBox server. `BACKUP_DIR` and `MASTER_KEY` keep the spec's names."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUDBOX_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path(".cloudbox")
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    backup_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("BACKUP_DIR", "CLOUDBOX_BACKUP_DIR")
+    )
+    master_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MASTER_KEY", "CLOUDBOX_MASTER_KEY")
+    )
+
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    max_json_body_bytes: int = Field(default=10 * 2**20, ge=1024)
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_db_url(cls, value: str | None) -> str | None:
+        """Accept the `postgresql://` form people copy from psql and use psycopg 3."""
+        if value and value.startswith(("postgresql://", "postgres://")):
+            _scheme, rest = value.split("://", 1)
+            return f"postgresql+psycopg://{rest}"
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cloudbox.db').resolve()}"
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def master_key_bytes(self) -> bytes:
+        """The master key material; generated once into the data directory in development.
+
+        Production refuses to invent a key: secrets encrypted under a key nobody wrote
+        down would be lost with the data directory.
+        """
+        if self.master_key is not None and self.master_key.get_secret_value():
+            return self.master_key.get_secret_value().encode()
+        if self.env == "production":
+            raise ConfigError("MASTER_KEY must be set in production (CLOUDBOX_ENV=production)")
+        key_file = self.data_dir / "master.key"
+        if key_file.exists():
+            return key_file.read_text().strip().encode()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        generated = secrets.token_urlsafe(48)
+        key_file.write_text(generated + "\n")
+        key_file.chmod(0o600)
+        log.warning(
+            "MASTER_KEY is not set: generated one into %s. Set MASTER_KEY to that value "
+            "before moving this server or restoring its backups elsewhere.",
+            key_file,
+        )
+        return generated.encode()

@@ -1,0 +1,12 @@
+"""Query helpers shared by every repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+
+def count(db: Session, query: Select[*tuple[Any, ...]]) -> int:
+    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

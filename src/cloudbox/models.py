@@ -1,0 +1,20 @@
+"""Every model, imported in one place so Alembic and the schema test see the whole schema."""
+
+from cloudbox.apikeys.models import ApiKey
+from cloudbox.audit.models import AuditLog
+from cloudbox.auth.models import AuthSession, LoginFailure, User
+from cloudbox.cors.models import CorsConfig
+from cloudbox.db.base import Base
+from cloudbox.projects.models import Project, ProjectMember
+
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "AuthSession",
+    "Base",
+    "CorsConfig",
+    "LoginFailure",
+    "Project",
+    "ProjectMember",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Passwords, tokens and secret encryption. Imports nothing of the domains."""
