@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("MASTER_KEY", "CLOUDBOX_MASTER_KEY")
     )
 
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint: str | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = "cloudbox/"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
@@ -64,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
 
     @property
     def is_sqlite(self) -> bool:

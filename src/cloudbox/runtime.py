@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from cloudbox.auth.service import AuthPolicy
+from cloudbox.blobstore import BlobStore, ObjectStore
 from cloudbox.config import Settings
 from cloudbox.db.engine import Database
 from cloudbox.security.encryption import SecretBox
+from cloudbox.storage import build_stores
 
 
 @dataclass
@@ -20,6 +22,8 @@ class Runtime:
     settings: Settings
     db: Database
     secrets: SecretBox
+    blobs: BlobStore
+    archives: ObjectStore
     auth_policy: AuthPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -32,10 +36,13 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        blobs, archives = build_stores(settings)
         return cls(
             settings=settings,
             db=Database(settings.resolved_database_url),
             secrets=SecretBox(settings.master_key_bytes()),
+            blobs=blobs,
+            archives=archives,
         )
 
     def close(self) -> None:
