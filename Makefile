@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install install-dev clean
+.PHONY: run test lint typecheck pytest test-js install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CloudBox needs Python 3.11+"'
@@ -28,7 +28,7 @@ run: install
 	$(BIN)/cloudbox serve --no-migrate
 
 ## Lint, type-check, check import rules, then run every test (slow ones included).
-test: install-dev lint typecheck pytest
+test: install-dev lint typecheck pytest test-js
 
 lint: install-dev
 	$(BIN)/ruff check src tests
@@ -40,6 +40,10 @@ typecheck: install-dev
 
 pytest: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The JavaScript SDK's tests (node --test) against a real server process.
+test-js: install-dev
+	cd sdk/js && npm ci --no-audit --no-fund && CLOUDBOX_PYTHON=$(abspath $(BIN)/python) npm test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

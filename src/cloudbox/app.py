@@ -11,7 +11,9 @@ from cloudbox import __version__
 from cloudbox.api.errors import install_error_handlers
 from cloudbox.api.middleware import AuditMiddleware, BodyLimitMiddleware, ProjectCorsMiddleware
 from cloudbox.api.routers import ROUTERS
+from cloudbox.background import Background
 from cloudbox.config import Settings
+from cloudbox.files.gc import start_periodic_gc
 from cloudbox.runtime import Runtime
 
 
@@ -23,9 +25,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            rt.close()
+        background = Background(rt)
+        await background.start()
+        gc = start_periodic_gc(rt)  # files: blob GC; None when CLOUDBOX_GC_INTERVAL_SECONDS=0
+        try:
+            yield
+        finally:
+            if gc is not None:
+                await gc.stop()
+            await background.stop()
+            if owned:
+                rt.close()
 
     app = FastAPI(
         title="CloudBox",

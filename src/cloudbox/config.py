@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cloudbox")
     database_url: str | None = None
     redis_url: str | None = None
+    queue_name: str = Field(default="cloudbox", min_length=1, max_length=100)
 
     backup_dir: Path | None = Field(
         default=None, validation_alias=AliasChoices("BACKUP_DIR", "CLOUDBOX_BACKUP_DIR")
@@ -48,11 +49,25 @@ class Settings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: SecretStr | None = None
 
+    backup_quota_bytes: int = Field(default=0, ge=0)
+    backup_compresslevel: int = Field(default=1, ge=0, le=3)
+    backup_threads: int = Field(default=2, ge=1, le=64)
+    job_heartbeat_timeout_seconds: float = Field(default=60, gt=0)
+    job_queue_timeout_seconds: float = Field(default=3600, gt=0)
+    job_progress_interval_seconds: float = Field(default=0.5, gt=0)
+    recovery_interval_seconds: float = Field(default=15, ge=0)
+    embedded_workers: int | None = Field(default=None, ge=0, le=64)
+
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     max_json_body_bytes: int = Field(default=10 * 2**20, ge=1024)
     trusted_proxies: tuple[str, ...] = ()
+
+    # Blob garbage collection (cloudbox.files.gc): how often `serve` collects (0 = never;
+    # `cloudbox gc` still works) and how long an unreferenced blob is kept.
+    gc_interval_seconds: int = Field(default=3600, ge=0)
+    gc_grace_seconds: int = Field(default=86400, ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +87,14 @@ class Settings(BaseSettings):
     @property
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def consumer_threads(self) -> int:
+        """Queue consumer threads inside `cloudbox serve`: 2 in the embedded shape, none
+        when Redis is configured (then `cloudbox worker` processes consume)."""
+        if self.embedded_workers is not None:
+            return self.embedded_workers
+        return 0 if self.redis_url else 2
 
     @property
     def blob_dir(self) -> Path:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+from huey import Huey
 
 from cloudbox.auth.service import AuthPolicy
 from cloudbox.blobstore import BlobStore, ObjectStore
 from cloudbox.config import Settings
 from cloudbox.db.engine import Database
+from cloudbox.jobs.queue import build_queue
 from cloudbox.security.encryption import SecretBox
 from cloudbox.storage import build_stores
 
@@ -24,7 +28,9 @@ class Runtime:
     secrets: SecretBox
     blobs: BlobStore
     archives: ObjectStore
+    queue: Huey
     auth_policy: AuthPolicy = field(init=False)
+    tasks: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth_policy = AuthPolicy(
@@ -32,6 +38,9 @@ class Runtime:
             max_failures=self.settings.login_max_failures,
             lockout=timedelta(seconds=self.settings.login_lockout_seconds),
         )
+        from cloudbox import tasks
+
+        self.tasks = tasks.install(self)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -43,7 +52,11 @@ class Runtime:
             secrets=SecretBox(settings.master_key_bytes()),
             blobs=blobs,
             archives=archives,
+            queue=build_queue(settings),
         )
+
+    def enqueue(self, task: str, *args: Any) -> None:
+        self.tasks[task](*args)
 
     def close(self) -> None:
         self.db.dispose()

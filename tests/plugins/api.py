@@ -10,14 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from cloudbox.app import create_app
 from cloudbox.config import Settings
 from cloudbox.runtime import Runtime
+from cloudbox.security import passwords
 
 MASTER_KEY = "test-master-key-0123456789abcdef"
 _counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at production cost takes ~0.3 s per hash here and the suite signs in
+    hundreds of times; tests exercise rules, not cost, so in-process hashing uses a cheap
+    argon2id (hashes keep the `$argon2id$` form). Server processes keep the real cost."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("cloudbox-timing-equaliser"))
 
 
 @pytest.fixture
@@ -28,6 +40,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         master_key=MASTER_KEY,
         login_max_failures=5,
+        job_progress_interval_seconds=0.05,
+        recovery_interval_seconds=0,
+        gc_interval_seconds=0,
     )
 
 
@@ -60,19 +75,19 @@ class Account:
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
     def get(self, url: str, **kw: Any) -> Any:
-        return self.client.get(url, headers=self.headers, **kw)
+        return self.client.get(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def post(self, url: str, **kw: Any) -> Any:
-        return self.client.post(url, headers=self.headers, **kw)
+        return self.client.post(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def put(self, url: str, **kw: Any) -> Any:
-        return self.client.put(url, headers=self.headers, **kw)
+        return self.client.put(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def patch(self, url: str, **kw: Any) -> Any:
-        return self.client.patch(url, headers=self.headers, **kw)
+        return self.client.patch(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def delete(self, url: str, **kw: Any) -> Any:
-        return self.client.delete(url, headers=self.headers, **kw)
+        return self.client.delete(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def create_project(self, name: str = "Project", **extra: Any) -> dict[str, Any]:
         response = self.post("/api/projects", json={"name": name, **extra})

@@ -86,3 +86,29 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc = start_server(tmp_path / "server")
     yield proc
     proc.stop()
+
+
+def start_worker(data_dir: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """A `cloudbox worker` process sharing a server's data directory and queue."""
+    full_env = {**os.environ, "CLOUDBOX_DATA_DIR": str(data_dir), "MASTER_KEY": MASTER_KEY, **env}
+    with (data_dir / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cloudbox.cli.main", "worker", "--workers", "2"],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def redis_url_or_skip() -> str:
+    """A Redis database for queue tests; skipped without Redis except under CI=true."""
+    import redis
+
+    url = os.environ.get("CLOUDBOX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no Redis here"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required under CI=true but unavailable: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    return url

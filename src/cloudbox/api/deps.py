@@ -23,6 +23,7 @@ from cloudbox.errors import Forbidden, Unauthorized
 from cloudbox.projects import service as projects
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
+from cloudbox.restores import service as restores
 from cloudbox.runtime import Runtime
 from cloudbox.security.tokens import API_KEY_PREFIX, SESSION_TOKEN_PREFIX
 
@@ -100,10 +101,11 @@ def mark_audit(request: Request, project_id: int, principal: Principal | None) -
 
 
 def project_access(
-    min_role: Role = Role.viewer, scope: Scope | None = None
+    min_role: Role = Role.viewer, scope: Scope | None = None, *, guard_restore: bool = True
 ) -> Callable[..., ProjectAccess]:
     """Dependency factory: the caller must reach `min_role` (API keys: `scope`) on the
-    project named in the path."""
+    project named in the path. Mutating requests are refused with RESTORE_IN_PROGRESS
+    while a restore holds the project (`guard_restore`)."""
 
     def dependency(
         project_id: ProjectId, request: Request, db: DbDep, principal: PrincipalDep
@@ -114,6 +116,8 @@ def project_access(
             mark_audit(request, project_id, principal)
             raise
         mark_audit(request, project_id, principal)
+        if guard_restore and request.method in MUTATING:
+            restores.refuse_writes_during_restore(db, project_id)
         request.state.project_access = access
         return access
 

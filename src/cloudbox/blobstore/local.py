@@ -339,7 +339,7 @@ class LocalBlobStore(_LocalArea):
                 with suppress(FileNotFoundError):
                     tmp.unlink()
 
-    def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, sha256: str, start: int = 0, end: int | None = None) -> ChunkStream:
         return self._open_range(self.path_for(sha256), start, end, f"blob {sha256}")
 
     def size(self, sha256: str) -> int:
@@ -451,7 +451,7 @@ class LocalObjectStore(_LocalArea):
                 size += len(chunk)
         return size
 
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ChunkStream:
         return self._open_range(self._path(key), start, end, f"object {key!r}")
 
     def size(self, key: str) -> int:

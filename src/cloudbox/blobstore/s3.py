@@ -443,7 +443,7 @@ class S3BlobStore(_S3Area):
             self._delete_temp(upload.key)
         return info
 
-    def open(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, sha256: str, start: int = 0, end: int | None = None) -> ChunkStream:
         return self._open_key(self.key_for(sha256), start, end, f"blob {sha256}")
 
     def size(self, sha256: str) -> int:
@@ -576,7 +576,7 @@ class S3ObjectStore(_S3Area):
                 size += len(chunk)
         return size
 
-    def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def open(self, key: str, start: int = 0, end: int | None = None) -> ChunkStream:
         return self._open_key(self.key_for(key), start, end, f"object {key!r}")
 
     def size(self, key: str) -> int:

@@ -62,6 +62,39 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     )
 
 
+@main.command()
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker threads"
+)
+def worker(workers: int) -> None:
+    """Run background jobs (backups, restores) from the queue: with CLOUDBOX_REDIS_URL,
+    on any number of machines; in the embedded shape `cloudbox serve` already runs them."""
+    import threading
+
+    from cloudbox.background import recover_jobs
+    from cloudbox.jobs.queue import run_worker
+    from cloudbox.runtime import Runtime
+
+    settings = _settings()
+    runtime = Runtime.build(settings)
+    stop = threading.Event()
+
+    def recovery_loop() -> None:
+        while not stop.wait(max(settings.recovery_interval_seconds, 1.0)):
+            try:
+                recover_jobs(runtime)
+            except Exception:
+                logging.getLogger(__name__).exception("job recovery failed")
+
+    recover_jobs(runtime)
+    threading.Thread(target=recovery_loop, name="job-recovery", daemon=True).start()
+    try:
+        run_worker(runtime.queue, workers)
+    finally:
+        stop.set()
+        runtime.close()
+
+
 @main.group()
 def db() -> None:
     """Database commands."""
@@ -113,6 +146,36 @@ def create_user(email: str, name: str, password: str, platform_admin: bool) -> N
     finally:
         runtime.close()
     click.echo(f"created user {user_id} <{email.strip().lower()}>")
+
+
+@main.command("gc")
+@click.option(
+    "--grace-seconds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep unreferenced blobs younger than this (default CLOUDBOX_GC_GRACE_SECONDS, 86400)",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted")
+def gc_command(grace_seconds: int | None, dry_run: bool) -> None:
+    """Delete stored file contents that no file references any more."""
+    from datetime import timedelta
+
+    from cloudbox.files.gc import collect_garbage
+    from cloudbox.runtime import Runtime
+
+    settings = _settings()
+    _migrate(settings)
+    grace = settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+    runtime = Runtime.build(settings)
+    try:
+        report = collect_garbage(
+            runtime.db.transaction, runtime.blobs, timedelta(seconds=grace), dry_run=dry_run
+        )
+    finally:
+        runtime.close()
+    click.echo(report.summary())
+    if report.errors:
+        raise click.ClickException(f"{report.errors} blob(s) could not be collected")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from cloudbox.api.deps import Admin, DbDep, Owner, PrincipalDep, Viewer, mark_audit
+from cloudbox.api.deps import Admin, DbDep, Owner, PrincipalDep, RuntimeDep, Viewer, mark_audit
 from cloudbox.api.pagination import PageDep, paged
 from cloudbox.auth.models import User
+from cloudbox.backups.service import remove_archive
 from cloudbox.projects import service
 from cloudbox.projects.models import Project, ProjectMember
 from cloudbox.projects.roles import Role
@@ -86,9 +87,11 @@ def update_project(body: ProjectUpdate, access: Admin, db: DbDep) -> ProjectOut:
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(access: Owner, db: DbDep) -> None:
-    service.delete_project(db, access.project)
+def delete_project(access: Owner, db: DbDep, runtime: RuntimeDep) -> None:
+    archive_keys = service.delete_project(db, access.project)
     db.commit()
+    for key in archive_keys:
+        remove_archive(runtime.archives, key)
 
 
 @router.get("/{project_id}/members", response_model=list[MemberOut])

@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloudbox.auth import repository as auth_repo
 from cloudbox.auth.models import User
 from cloudbox.auth.principal import Principal
+from cloudbox.backups.models import Backup
 from cloudbox.errors import Forbidden, ProjectNotFound
+from cloudbox.files.blobrefs import release_files
 from cloudbox.projects import repository as repo
 from cloudbox.projects.errors import AlreadyMember, LastOwner, MemberNotFound, UserNotFound
 from cloudbox.projects.models import Project, ProjectMember
@@ -93,9 +95,16 @@ def update_project(db: Session, project: Project, changes: dict[str, Any]) -> Pr
     return project
 
 
-def delete_project(db: Session, project: Project) -> None:
+def delete_project(db: Session, project: Project) -> list[str]:
+    """Delete the project and, by cascade, every row it holds. Its files' blob references
+    are released first, so the collector can reclaim the bytes after the grace period.
+    Returns the storage keys of its backup archives, for the caller to remove after the
+    commit."""
+    keys = list(db.scalars(select(Backup.file_path).where(Backup.project_id == project.id)))
+    release_files(db, project.id)
     repo.delete_project(db, project.id)
     db.flush()
+    return keys
 
 
 def add_member(

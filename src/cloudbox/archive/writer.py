@@ -1,0 +1,554 @@
+"""Streaming writer for CloudBox backup archives.
+
+The archive is a plain ``.tar.gz`` so an operator can always inspect or
+salvage a backup with standard tools, but the tar stream is produced here
+rather than by ``tarfile``: we need exact control of every header (no pax
+extensions, no user names, base-256 sizes beyond 8 GiB) and we need every
+byte to pass through our own hashing so the manifest and the whole-archive
+digest are computed in the same pass that writes them.
+
+The writer refuses to produce anything the reader would refuse (unknown or
+out-of-order sections, rows that are not strict JSON objects, members over
+the limits): an archive that cannot be restored is a lost backup, and the
+moment to find out is while the data still exists.
+
+Any exception from a writer method leaves the output unusable (a partial
+stream with no valid end); the caller must discard ``out``. The writer
+never closes ``out``, because it does not own it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, BinaryIO, Final, Protocol, cast
+
+from isal import igzip, igzip_threaded
+
+from cloudbox.archive.format import (
+    BACKUP_VERSION,
+    BLOCK_SIZE,
+    CHUNK_SIZE,
+    MANIFEST_NAME,
+    METADATA_NAME,
+    RECORD_SIZE,
+    SECTIONS,
+    SHA256_RE,
+    ArchiveError,
+    ArchiveLimits,
+    blob_member,
+    section_member,
+)
+from cloudbox.archive.reader import (
+    InvalidArchive,
+    _JsonRejected,
+    _strict_loads,
+    parse_json_line,
+)
+
+__all__ = [
+    "ArchiveResult",
+    "ArchiveWriteError",
+    "ArchiveWriter",
+    "BlobMismatchError",
+    "LimitExceededError",
+    "MemberInfo",
+    "RowRejectedError",
+]
+
+#: Sections are spooled in memory up to this size, then on disk.
+SPOOL_MAX_BYTES: Final = 8 * 2**20
+_MAX_OCTAL_SIZE: Final = 8**11 - 1
+_MAX_MTIME: Final = 8**11 - 1
+_RESERVED_METADATA: Final = ("backup_version", "key_fingerprint", "sections")
+_DEFAULT_LIMITS: Final = ArchiveLimits()
+
+
+class ArchiveWriteError(ArchiveError):
+    """The archive being written is unusable and must be discarded."""
+
+
+class BlobMismatchError(ArchiveWriteError, ValueError):
+    """Blob content did not match its declared size or SHA-256.
+
+    Usually the file changed or was corrupted in storage after its digest
+    was recorded; the backup must not silently store other bytes.
+    """
+
+
+class RowRejectedError(ArchiveWriteError, ValueError):
+    """A row the reader would refuse, so the backup could never be restored."""
+
+
+class LimitExceededError(ArchiveWriteError, ValueError):
+    """The archive would exceed the limits the reader enforces."""
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    name: str
+    size: int
+    sha256: str
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    #: SHA-256 (hex) and size of the compressed bytes written to ``out``.
+    sha256: str
+    size: int
+    #: Every tar member in order, manifest.json last.
+    members: list[MemberInfo]
+    #: Rows per section.
+    sections: dict[str, int]
+    #: Uncompressed size of the tar stream.
+    expanded_size: int = 0
+
+
+class _GzipStream(Protocol):
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class _HashingSink:
+    """Pass-through that digests the compressed bytes as they are written.
+
+    isal's threaded compressor calls ``write`` from its output thread (one
+    thread at a time, in order), so the digest is over exactly the bytes
+    that reach ``out`` without ever reading them back.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self.aborted:
+            raise ArchiveWriteError("archive writing was aborted")
+        view = memoryview(data).cast("B")
+        total = len(view)
+        done = 0
+        while done < total:
+            written = self._out.write(view[done:])
+            if written is None:  # file-likes that do not report a count write everything
+                break
+            if written <= 0:
+                raise OSError("the archive output accepted no bytes")
+            done += written
+        self._hash.update(view)
+        self.size += total
+        return total
+
+    def flush(self) -> None:
+        if not self.aborted:
+            self._out.flush()
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+# isal's Python-level constructors are unannotated; give them a typed face.
+_igzip_file: Final[Callable[..., Any]] = igzip.IGzipFile
+_igzip_threaded_open: Final[Callable[..., Any]] = igzip_threaded.open
+
+
+def _open_gzip(sink: _HashingSink, compresslevel: int, threads: int) -> _GzipStream:
+    """Standard gzip output; several threads when asked, one member either way."""
+    if threads <= 1:
+        stream = _igzip_file(fileobj=sink, mode="wb", compresslevel=compresslevel, mtime=0)
+    else:
+        stream = _igzip_threaded_open(sink, "wb", compresslevel=compresslevel, threads=threads)
+    return cast("_GzipStream", stream)
+
+
+def _size_field(size: int) -> bytes:
+    if size <= _MAX_OCTAL_SIZE:
+        return b"%011o\0" % size
+    # GNU base-256: high bit flags binary, the rest is big-endian.
+    return b"\x80" + size.to_bytes(11, "big")
+
+
+def tar_header(name: str, size: int, mtime: int) -> bytes:
+    """One ustar header block for a regular file (mode 0644, owner 0:0)."""
+    encoded = name.encode("ascii")
+    if not 0 < len(encoded) < 100:
+        raise ValueError("member names must be 1..99 ASCII bytes")
+    header = bytearray(BLOCK_SIZE)
+    header[0 : len(encoded)] = encoded
+    header[100:108] = b"0000644\0"
+    header[108:116] = b"0000000\0"
+    header[116:124] = b"0000000\0"
+    header[124:136] = _size_field(size)
+    header[136:148] = b"%011o\0" % mtime
+    header[148:156] = b" " * 8
+    header[156:157] = b"0"
+    header[257:263] = b"ustar\0"
+    header[263:265] = b"00"
+    header[329:337] = b"0000000\0"
+    header[337:345] = b"0000000\0"
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
+def _mtime_from(metadata: dict[str, Any]) -> int:
+    """Member mtime: the backup's own timestamp, so archives are reproducible."""
+    created = metadata.get("created_at")
+    stamp: float | None = None
+    if isinstance(created, str):
+        try:
+            parsed = datetime.fromisoformat(created)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            stamp = parsed.timestamp()
+    if stamp is None:
+        stamp = time.time()
+    return min(max(int(stamp), 0), _MAX_MTIME)
+
+
+class ArchiveWriter:
+    """Writes one backup archive to ``out`` in a single forward pass.
+
+    Order is enforced because the reader streams the archive once:
+    metadata.json (written here), the sections in the order of ``sections``,
+    then blobs, then manifest.json from :meth:`close`. ``progress`` receives
+    the running total of uncompressed bytes written, about once per MiB.
+
+    ``validate_rows`` parses each row with the reader's strict parser; it
+    costs CPU but guarantees the restore will accept every row.
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        metadata: dict[str, Any],
+        key_fingerprint: str,
+        sections: Sequence[str],
+        compresslevel: int = 1,
+        threads: int = 2,
+        progress: Callable[[int], None] | None = None,
+        limits: ArchiveLimits = _DEFAULT_LIMITS,
+        validate_rows: bool = True,
+    ) -> None:
+        if not isinstance(compresslevel, int) or not 0 <= compresslevel <= 3:
+            raise ValueError("compresslevel must be 0..3 (isal levels)")
+        if not isinstance(key_fingerprint, str):
+            raise TypeError("key_fingerprint must be a string")
+        if not isinstance(metadata, dict):
+            raise TypeError("metadata must be a dict")
+        declared = list(sections)
+        for section in declared:
+            if section not in SECTIONS:
+                raise ValueError(f"unknown section {section!r}")
+        if len(set(declared)) != len(declared):
+            raise ValueError("duplicate section in sections")
+        reserved = {
+            "backup_version": BACKUP_VERSION,
+            "key_fingerprint": key_fingerprint,
+            "sections": declared,
+        }
+        for key in _RESERVED_METADATA:
+            if key in metadata and metadata[key] != reserved[key]:
+                raise ValueError(f"metadata[{key!r}] is set by the writer")
+        self._limits = limits
+        self._validate_rows = validate_rows
+        self._progress = progress
+        self._sections = declared
+        self._next_section = 0
+        self._blobs: set[str] = set()
+        self._blob_bytes = 0
+        self._members: list[MemberInfo] = []
+        self._mtime = _mtime_from(metadata)
+        self._expanded = 0
+        self._next_report = CHUNK_SIZE
+        self._failed = False
+        self._result: ArchiveResult | None = None
+        body = dict(metadata)
+        body.update(reserved)
+        data = json.dumps(body, ensure_ascii=False, allow_nan=False, indent=2).encode() + b"\n"
+        if len(data) > limits.max_metadata_bytes:
+            raise LimitExceededError(f"metadata.json exceeds {limits.max_metadata_bytes} bytes")
+        try:
+            _strict_loads(data, limits.max_json_depth)
+        except _JsonRejected as exc:
+            raise ValueError(f"metadata would not be readable: {exc.message}") from None
+        self._sink = _HashingSink(out)
+        self._gz = _open_gzip(self._sink, compresslevel, threads)
+        try:
+            self._write_small(METADATA_NAME, data)
+        except BaseException:
+            self._abort()
+            raise
+
+    def __del__(self) -> None:
+        # A writer dropped without close() would leave isal's compression
+        # threads polling for the life of the process.
+        if getattr(self, "_gz", None) is not None and self._result is None:
+            with contextlib.suppress(Exception):
+                self._abort()
+
+    # -- context manager ---------------------------------------------------
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort()
+        elif self._result is None and not self._failed:
+            self.close()
+
+    @property
+    def result(self) -> ArchiveResult | None:
+        """The result of :meth:`close`, once closed (handy after ``with``)."""
+        return self._result
+
+    def has_blob(self, sha256: str) -> bool:
+        """Whether a blob was already written; blobs are stored once."""
+        return sha256 in self._blobs
+
+    # -- writing -----------------------------------------------------------
+
+    def write_section(self, section: str, rows: Iterable[bytes]) -> int:
+        """Write one section; each row is one encoded JSON object without newline."""
+        self._check_usable()
+        try:
+            return self._write_section(section, rows)
+        except BaseException:
+            self._abort()
+            raise
+
+    def write_blob(self, sha256: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Stream one blob, verifying its size and digest as it goes."""
+        self._check_usable()
+        try:
+            self._write_blob(sha256, size, chunks)
+        except BaseException:
+            self._abort()
+            raise
+
+    def close(self) -> ArchiveResult:
+        """Write manifest.json and the tar end, flush gzip; ``out`` stays open."""
+        if self._result is not None:
+            return self._result
+        self._check_usable()
+        try:
+            return self._close()
+        except BaseException:
+            self._abort()
+            raise
+
+    # -- internals ---------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise ArchiveWriteError("the writer failed earlier; discard the output")
+        if self._result is not None:
+            raise ArchiveWriteError("the archive is already closed")
+
+    def _abort(self) -> None:
+        """Stop compression threads without producing a valid gzip end."""
+        if self._failed:
+            return
+        self._failed = True
+        self._sink.aborted = True
+        # The output is discarded; only the original error matters.
+        with contextlib.suppress(ArchiveWriteError, OSError, ValueError):
+            self._gz.close()
+
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        self._gz.write(data)
+        self._expanded += len(data)
+        if self._progress is not None and self._expanded >= self._next_report:
+            self._next_report = self._expanded + CHUNK_SIZE
+            self._progress(self._expanded)
+
+    def _begin_member(self, name: str, size: int) -> None:
+        limits = self._limits
+        if size > limits.max_member_bytes:
+            raise LimitExceededError(f"{name} exceeds {limits.max_member_bytes} bytes")
+        # +2: this member and manifest.json, which is always written last.
+        if len(self._members) + 2 > limits.max_members and name != MANIFEST_NAME:
+            raise LimitExceededError(f"more than {limits.max_members} members")
+        if self._expanded + BLOCK_SIZE + size > limits.max_total_bytes:
+            raise LimitExceededError(f"archive would exceed {limits.max_total_bytes} bytes")
+        self._write(tar_header(name, size, self._mtime))
+
+    def _end_member(self, size: int) -> None:
+        padding = -size % BLOCK_SIZE
+        if padding:
+            self._write(bytes(padding))
+
+    def _write_small(self, name: str, data: bytes) -> str:
+        self._begin_member(name, len(data))
+        self._write(data)
+        self._end_member(len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        self._members.append(MemberInfo(name, len(data), digest))
+        return digest
+
+    def _write_section(self, section: str, rows: Iterable[bytes]) -> int:
+        if section not in SECTIONS:
+            raise ValueError(f"unknown section {section!r}")
+        if section not in self._sections:
+            raise ValueError(f"section {section!r} was not declared in sections")
+        position = self._sections.index(section)
+        if position < self._next_section:
+            raise ValueError(f"section {section!r} was already written")
+        if self._blobs:
+            raise ValueError("sections must be written before blobs")
+        if position != self._next_section:
+            expected = self._sections[self._next_section]
+            raise ValueError(f"section {section!r} is out of order; write {expected!r} first")
+        name = section_member(section)
+        limits = self._limits
+        spool_hash = hashlib.sha256()
+        count = 0
+        size = 0
+        buffer = bytearray()
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
+            for row in rows:
+                count += 1
+                self._check_row(section, count, row)
+                buffer += row
+                buffer += b"\n"
+                if len(buffer) >= CHUNK_SIZE:
+                    size += self._spool(spool, spool_hash, buffer)
+                    if size > limits.max_member_bytes:
+                        raise LimitExceededError(f"{name} exceeds {limits.max_member_bytes} bytes")
+            size += self._spool(spool, spool_hash, buffer)
+            self._begin_member(name, size)
+            copy_hash = hashlib.sha256()
+            copied = 0
+            spool.seek(0)
+            while chunk := spool.read(CHUNK_SIZE):
+                copy_hash.update(chunk)
+                copied += len(chunk)
+                self._write(chunk)
+        digest = copy_hash.hexdigest()
+        if copied != size or digest != spool_hash.hexdigest():
+            raise ArchiveWriteError(f"{name}: temporary spool file was corrupted")
+        self._end_member(size)
+        self._members.append(MemberInfo(name, size, digest, count))
+        self._next_section += 1
+        return count
+
+    @staticmethod
+    def _spool(spool: Any, spool_hash: Any, buffer: bytearray) -> int:
+        written = len(buffer)
+        if written:
+            spool.write(buffer)
+            spool_hash.update(buffer)
+            buffer.clear()
+        return written
+
+    def _check_row(self, section: str, number: int, row: bytes) -> None:
+        if not isinstance(row, bytes | bytearray):
+            raise TypeError(f"{section} row {number}: rows must be bytes")
+        if b"\n" in row:
+            raise RowRejectedError(f"{section} row {number}: contains a newline")
+        if self._validate_rows:
+            try:
+                parse_json_line(bytes(row), self._limits)
+            except InvalidArchive as exc:
+                raise RowRejectedError(f"{section} row {number}: {exc.reason}") from None
+        elif len(row) > self._limits.max_line_bytes or not (
+            row.startswith(b"{") and row.endswith(b"}")
+        ):
+            raise RowRejectedError(f"{section} row {number}: not a JSON object within limits")
+
+    def _write_blob(self, sha256: str, size: int, chunks: Iterable[bytes]) -> None:
+        if not isinstance(sha256, str) or not SHA256_RE.fullmatch(sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError("size must be a non-negative int")
+        if self._next_section < len(self._sections):
+            missing = self._sections[self._next_section]
+            raise ValueError(f"write every section before blobs (missing {missing!r})")
+        if sha256 in self._blobs:
+            raise ValueError(f"blob {sha256} was already written")
+        name = blob_member(sha256)
+        self._begin_member(name, size)
+        digest = hashlib.sha256()
+        written = 0
+        for chunk in chunks:
+            written += len(chunk)
+            if written > size:
+                raise BlobMismatchError(f"blob {sha256} is larger than its declared {size} bytes")
+            digest.update(chunk)
+            self._write(chunk)
+        if written != size:
+            raise BlobMismatchError(f"blob {sha256} is {written} bytes, declared {size}")
+        if digest.hexdigest() != sha256:
+            raise BlobMismatchError(f"blob {sha256}: content has a different SHA-256")
+        self._end_member(size)
+        self._blobs.add(sha256)
+        self._blob_bytes += size
+        self._members.append(MemberInfo(name, size, sha256))
+
+    def _close(self) -> ArchiveResult:
+        if self._next_section < len(self._sections):
+            missing = self._sections[self._next_section]
+            raise ValueError(f"section {missing!r} was declared but not written")
+        members: list[dict[str, Any]] = []
+        for info in self._members:
+            entry: dict[str, Any] = {"name": info.name, "size": info.size, "sha256": info.sha256}
+            if info.rows is not None:
+                entry["rows"] = info.rows
+            members.append(entry)
+        sections = {
+            info.name[len("data/") : -len(".ndjson")]: info.rows
+            for info in self._members
+            if info.rows is not None
+        }
+        manifest = {
+            "backup_version": BACKUP_VERSION,
+            "members": members,
+            "sections": {
+                section: {"rows": rows, "member": section_member(section)}
+                for section, rows in sections.items()
+            },
+            "blob_count": len(self._blobs),
+            "blob_bytes": self._blob_bytes,
+        }
+        data = json.dumps(manifest, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+        if len(data) > self._limits.max_manifest_bytes:
+            raise LimitExceededError(
+                f"manifest.json exceeds {self._limits.max_manifest_bytes} bytes"
+            )
+        self._write_small(MANIFEST_NAME, data)
+        end = 2 * BLOCK_SIZE
+        end += -(self._expanded + end) % RECORD_SIZE
+        self._write(bytes(end))
+        if self._expanded > self._limits.max_total_bytes:
+            raise LimitExceededError(f"archive exceeds {self._limits.max_total_bytes} bytes")
+        self._gz.close()
+        self._sink.flush()
+        if self._progress is not None:
+            self._progress(self._expanded)
+        self._result = ArchiveResult(
+            sha256=self._sink.hexdigest(),
+            size=self._sink.size,
+            members=list(self._members),
+            sections={s: rows for s, rows in sections.items() if rows is not None},
+            expanded_size=self._expanded,
+        )
+        return self._result

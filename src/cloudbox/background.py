@@ -1,0 +1,54 @@
+"""What a server process runs besides requests: queue consumer threads (embedded shape)
+and the periodic recovery of interrupted jobs (every shape: any process may recover)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from anyio import to_thread
+
+from cloudbox.backups import service as backups
+from cloudbox.jobs.queue import QueueWorkers
+from cloudbox.restores import service as restores
+from cloudbox.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def recover_jobs(runtime: Runtime) -> None:
+    backups.recover(runtime)
+    restores.recover(runtime)
+
+
+class Background:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        threads = runtime.settings.consumer_threads
+        self.workers = QueueWorkers(runtime.queue, threads) if threads else None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await to_thread.run_sync(recover_jobs, self.runtime)
+        if self.workers is not None:
+            self.workers.start()
+        interval = self.runtime.settings.recovery_interval_seconds
+        if interval > 0:
+            self._tasks.append(asyncio.create_task(self._every(interval, recover_jobs)))
+
+    async def _every(self, interval: float, job: object) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await to_thread.run_sync(job, self.runtime)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("periodic job failed")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.workers is not None:
+            await to_thread.run_sync(self.workers.stop)

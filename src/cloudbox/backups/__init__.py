@@ -1,0 +1,1 @@
+"""Project backups: background creation of streaming archives, download, import, verify."""

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloudbox.backups.models import Backup
+from cloudbox.jobs.progress import percent_of
+
+
+class BackupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    type: Literal["manual", "automatic"] = "manual"
+
+
+class ProgressOut(BaseModel):
+    phase: str
+    percent: float
+    items_done: int
+    items_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class ActorOut(BaseModel):
+    type: str
+    id: str | None = None
+    email: str | None = None
+
+
+class BackupOut(BaseModel):
+    """The spec's Backup Object plus progress, error, version and creator."""
+
+    id: int
+    name: str
+    description: str
+    type: str
+    status: Literal["creating", "completed", "failed"]
+    size: int | None
+    file_path: str
+    checksum: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    project_id: int
+    progress: ProgressOut
+    error: ErrorOut | None
+    backup_version: str
+    created_by: ActorOut
+    origin: str
+    sections: dict[str, int]
+    verified_at: datetime | None
+    policy_id: str | None
+
+    @classmethod
+    def of(cls, row: Backup) -> BackupOut:
+        values: dict[str, int | str] = {
+            "items_done": row.items_done,
+            "items_total": row.items_total,
+            "bytes_done": row.bytes_done,
+            "bytes_total": row.bytes_total,
+        }
+        percent = 100.0 if row.status == "completed" else percent_of(values)
+        return cls(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            type=row.type,
+            status=row.status,
+            size=row.size,
+            file_path=row.file_path,
+            checksum=row.checksum,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+            project_id=row.project_id,
+            progress=ProgressOut(phase=row.phase, percent=percent, **values),
+            error=ErrorOut(code=row.error_code, message=row.error_message or "")
+            if row.error_code
+            else None,
+            backup_version=row.backup_version,
+            created_by=ActorOut(**(row.created_by_actor or {"type": "system"})),
+            origin=row.origin,
+            sections={k: int(v) for k, v in (row.sections or {}).items()},
+            verified_at=row.verified_at,
+            policy_id=row.policy_id,
+        )
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    checked_members: int
+    problems: list[dict[str, Any]]
+    checksum: str | None
+    size: int | None

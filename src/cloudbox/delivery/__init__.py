@@ -1,0 +1,1 @@
+"""Delivery configuration: SSH keys, GitHub repositories, web servers, deployments."""

@@ -1,0 +1,1 @@
+"""Functions and the function domains that route to them."""

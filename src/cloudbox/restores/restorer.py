@@ -1,0 +1,478 @@
+"""Applies a verified archive to a target project, all or nothing (DESIGN §2.2, §4).
+
+Passes over the stored archive, each streaming (memory bounded by batch sizes):
+
+1. **verify** — the strict reader's full pass: names, order, every member digest and size,
+   every row parsed strictly, manifest, version, the whole archive's SHA-256 against the
+   checksum recorded with the backup, and the master-key fingerprint;
+2. **plan and stage** — counts what each section would create, replace and remove
+   against the target (read-only queries), and streams every blob into the blob store
+   (idempotent, content-addressed: unreferenced blobs are collected later);
+3. **apply** — one database transaction deletes the target's rows of the chosen sections,
+   inserts the archive's rows with `project_id` rewritten, takes blob references, checks
+   the counts, records the audit entry and finishes the restore row; then commits.
+
+Anything that fails before the commit leaves the target exactly as it was. A dry run
+stops after pass 2 without staging blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, delete, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from cloudbox.archive import ArchiveLimits, ArchiveReader, VerifiedArchive, verify_archive
+from cloudbox.backups.sections import SECTION_SPECS, SPECS_BY_NAME, SectionSpec, decode_row
+from cloudbox.backups.streams import reader_over
+from cloudbox.blobstore import BlobStore, ObjectStore
+from cloudbox.db.base import Base
+from cloudbox.files.blobrefs import acquire, release_files
+from cloudbox.jobs.progress import Progress
+from cloudbox.restores.errors import InvalidArchiveError, MasterKeyMismatch, RestoreFailed
+
+BATCH = 1000
+
+#: sections a section's rows point at (foreign keys)
+DEPENDENCIES: dict[str, frozenset[str]] = {
+    "documents": frozenset({"collections"}),
+    "files": frozenset({"storage_buckets"}),
+    "function_domains": frozenset({"functions"}),
+    "github_repositories": frozenset({"ssh_keys"}),
+    "web_servers": frozenset({"ssh_keys"}),
+    "deployments": frozenset({"github_repositories", "web_servers"}),
+}
+ALL_SECTIONS = frozenset(spec.name for spec in SECTION_SPECS)
+#: rows that belong to a project but not to its backup: cleared when their parents go
+EPHEMERAL_TABLES = {"users": ("app_sessions", "app_login_failures")}
+
+
+def effective_sections(requested: Iterable[str] | None) -> frozenset[str]:
+    """The requested sections plus what they depend on and what depends on them.
+
+    Dependencies come along so references resolve (files bring their buckets); dependents
+    come along so replacing a parent never orphans or cascades away rows the restore did
+    not choose (restoring buckets brings their files).
+    """
+    if requested is None:
+        return ALL_SECTIONS
+    chosen = set(requested)
+    changed = True
+    while changed:
+        changed = False
+        for section, needs in DEPENDENCIES.items():
+            if section in chosen and not needs <= chosen:
+                chosen |= needs
+                changed = True
+            if needs & chosen and section not in chosen:
+                chosen.add(section)
+                changed = True
+    return frozenset(chosen)
+
+
+@dataclass
+class SectionPlan:
+    archive_rows: int = 0
+    existing_rows: int = 0
+    overlap: int = 0
+    skipped: int = 0
+
+    def as_dict(self, imported_only: bool = False) -> dict[str, int]:
+        incoming = self.archive_rows - self.skipped
+        if imported_only:  # audit logs: append-only, never removed or replaced
+            return {
+                "create": incoming - self.overlap,
+                "replace": 0,
+                "remove": 0,
+                "keep": self.existing_rows,
+                "skip": self.skipped + self.overlap,
+            }
+        return {
+            "create": incoming - self.overlap,
+            "replace": self.overlap,
+            "remove": self.existing_rows - self.overlap,
+            "skip": self.skipped,
+        }
+
+
+@dataclass
+class RestorePlan:
+    sections: dict[str, SectionPlan] = field(default_factory=dict)
+    blob_count: int = 0
+    blob_bytes: int = 0
+    new_blob_bytes: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: primary keys (without project_id) of archive rows not to insert, per section
+    skip: dict[str, set[tuple[Any, ...]]] = field(default_factory=dict)
+    #: API keys whose secret another project holds: restored disabled with an unusable hash
+    rehash: set[tuple[Any, ...]] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sections": {
+                name: plan.as_dict(imported_only=name == "audit_logs")
+                for name, plan in self.sections.items()
+            },
+            "blobs": {
+                "count": self.blob_count,
+                "bytes": self.blob_bytes,
+                "new_bytes": self.new_blob_bytes,
+            },
+        }
+
+
+@dataclass
+class RestoreContext:
+    target_project_id: int
+    source_project_id: int
+    sections: frozenset[str]
+    keep_credentials_active: bool
+    key_fingerprint: str
+    progress: Progress
+    check_cancelled: Callable[[], None]
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    @property
+    def cross_project(self) -> bool:
+        return self.target_project_id != self.source_project_id
+
+
+class _Counting(io.RawIOBase):
+    """Counts the compressed bytes a pass reads (progress) and checks for cancellation."""
+
+    def __init__(
+        self, source: io.BufferedReader, progress: Progress, check: Callable[[], None]
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._progress = progress
+        self._check = check
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        n = self._source.readinto(buffer)
+        self._progress.add(nbytes=n)
+        self._check()
+        return int(n)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
+def open_archive(archives: ObjectStore, key: str, ctx: RestoreContext) -> io.BufferedReader:
+    raw = _Counting(reader_over(iter(archives.open(key))), ctx.progress, ctx.check_cancelled)
+    return io.BufferedReader(raw, 1 << 20)
+
+
+# -- passes 1 and 2 ---------------------------------------------------------------------
+
+
+def verify(archives: ObjectStore, key: str, checksum: str, ctx: RestoreContext) -> VerifiedArchive:
+    """Passes 1 and 2 in one read: every structural rule, every member digest, every row,
+    and the whole archive's SHA-256 against the checksum recorded when it was stored."""
+    ctx.progress.update(phase="verify")
+    with open_archive(archives, key, ctx) as source:
+        verified = verify_archive(
+            source, ctx.limits, expected_sha256=checksum.removeprefix("sha256:")
+        )
+    fingerprint = verified.metadata.get("key_fingerprint")
+    if fingerprint != ctx.key_fingerprint:
+        raise MasterKeyMismatch(
+            details={"archive_key": fingerprint, "server_key": ctx.key_fingerprint}
+        )
+    return verified
+
+
+# -- pass 3: plan and stage ------------------------------------------------------------
+
+
+def _key_columns(spec: SectionSpec) -> list[str]:
+    return [c.name for c in spec.table.primary_key.columns if c.name != spec.project_column]
+
+
+def _count_existing(conn: Session, spec: SectionSpec, target: int) -> int:
+    table = spec.table
+    query = select(func.count()).select_from(table).where(table.c[spec.project_column] == target)
+    return int(conn.scalar(query) or 0)
+
+
+def _count_overlap(
+    conn: Session, spec: SectionSpec, target: int, keys: list[tuple[Any, ...]]
+) -> int:
+    if not keys:
+        return 0
+    table = spec.table
+    columns = [table.c[name] for name in _key_columns(spec)]
+    if len(columns) == 1:
+        match = columns[0].in_([k[0] for k in keys])
+    else:
+        match = tuple_(*columns).in_(keys)
+    query = (
+        select(func.count()).select_from(table).where(table.c[spec.project_column] == target, match)
+    )
+    return int(conn.scalar(query) or 0)
+
+
+def _row_key(spec: SectionSpec, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(name) for name in _key_columns(spec))
+
+
+def _conflicts(
+    conn: Session, spec: SectionSpec, ctx: RestoreContext, rows: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], str]]:
+    """Archive rows whose server-wide unique values another project already holds."""
+    out: list[tuple[dict[str, Any], str]] = []
+    if spec.name == "function_domains":
+        table = spec.table
+        names = [r["domain"] for r in rows if isinstance(r.get("domain"), str)]
+        taken = set(
+            conn.scalars(
+                select(table.c.domain).where(
+                    table.c.domain.in_(names), table.c.project_id != ctx.target_project_id
+                )
+            )
+        )
+        out += [(r, "DOMAIN_TAKEN") for r in rows if r.get("domain") in taken]
+    if spec.name == "api_keys":
+        table = spec.table
+        hashes = [r["key_hash"] for r in rows if isinstance(r.get("key_hash"), str)]
+        taken = set(
+            conn.scalars(
+                select(table.c.key_hash).where(
+                    table.c.key_hash.in_(hashes), table.c.project_id != ctx.target_project_id
+                )
+            )
+        )
+        out += [(r, "API_KEY_IN_USE") for r in rows if r.get("key_hash") in taken]
+    return out
+
+
+def plan_and_stage(
+    conn: Session,
+    archives: ObjectStore,
+    key: str,
+    verified: VerifiedArchive,
+    blobs: BlobStore,
+    ctx: RestoreContext,
+    *,
+    stage: bool,
+) -> RestorePlan:
+    """Pass 3: count what would change, find conflicts, and (unless a dry run) stage blobs."""
+    ctx.progress.update(phase="plan" if not stage else "stage")
+    plan = RestorePlan()
+    wanted_blobs = "files" in ctx.sections
+    with open_archive(archives, key, ctx) as source:
+        for member in ArchiveReader(source, verified, ctx.limits):
+            if member.kind == "section" and member.section in ctx.sections:
+                spec = SPECS_BY_NAME[member.section]
+                section_plan = SectionPlan(
+                    existing_rows=_count_existing(conn, spec, ctx.target_project_id)
+                )
+                skip: set[tuple[Any, ...]] = set()
+                for batch in _batches(member.rows()):
+                    section_plan.archive_rows += len(batch)
+                    if spec.name == "project":  # the target's own row: its settings are replaced
+                        section_plan.overlap += len(batch)
+                        continue
+                    for row, reason in _conflicts(conn, spec, ctx, batch):
+                        if reason == "API_KEY_IN_USE" and not ctx.keep_credentials_active:
+                            plan.rehash.add(_row_key(spec, row))
+                            reason = "API_KEY_DISABLED"
+                        else:
+                            skip.add(_row_key(spec, row))
+                        plan.warnings.append(_warning(spec, row, reason))
+                    keys = [_row_key(spec, r) for r in batch if _row_key(spec, r) not in skip]
+                    section_plan.overlap += _count_overlap(conn, spec, ctx.target_project_id, keys)
+                    ctx.progress.add(items=len(batch))
+                section_plan.skipped = len(skip)
+                plan.sections[spec.name] = section_plan
+                if skip:
+                    plan.skip[spec.name] = skip
+            elif member.kind == "blob" and wanted_blobs and member.sha256 is not None:
+                plan.blob_count += 1
+                plan.blob_bytes += member.size
+                if stage:
+                    if not blobs.exists(member.sha256):
+                        plan.new_blob_bytes += member.size
+                    blobs.put_stream(member.chunks(), expected_sha256=member.sha256)
+                elif not blobs.exists(member.sha256):
+                    plan.new_blob_bytes += member.size
+    for name in ctx.sections - set(plan.sections):
+        spec = SPECS_BY_NAME[name]
+        plan.sections[name] = SectionPlan(
+            existing_rows=_count_existing(conn, spec, ctx.target_project_id)
+        )
+    return plan
+
+
+def _warning(spec: SectionSpec, row: dict[str, Any], reason: str) -> dict[str, Any]:
+    if reason == "DOMAIN_TAKEN":
+        return {
+            "code": "DOMAIN_TAKEN",
+            "section": spec.name,
+            "id": row.get("id"),
+            "message": f"Function domain {row.get('domain')} is used by another project; "
+            "it was skipped",
+        }
+    if reason == "API_KEY_DISABLED":
+        message = (
+            "The same API key belongs to another project on this server; it was restored "
+            "disabled and cannot be re-enabled here (create a new key)"
+        )
+    else:
+        message = "The same API key is active in another project on this server; it was skipped"
+    return {"code": reason, "section": spec.name, "id": row.get("id"), "message": message}
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- pass 4: apply ---------------------------------------------------------------------
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def clear_target(conn: Session, ctx: RestoreContext) -> None:
+    """Delete the target's rows of the chosen sections, children first. Audit logs are
+    never deleted (DESIGN §4); members, backups and restores are not sections."""
+    target = ctx.target_project_id
+    for spec in reversed(SECTION_SPECS):
+        if spec.name not in ctx.sections or spec.name in ("project", "audit_logs"):
+            continue
+        if spec.name == "files":
+            release_files(conn, target)
+        for ephemeral in EPHEMERAL_TABLES.get(spec.name, ()):
+            table = _table(ephemeral)
+            conn.execute(delete(table).where(table.c.project_id == target))
+        table = spec.table
+        conn.execute(delete(table).where(table.c[spec.project_column] == target))
+
+
+def _transform(
+    spec: SectionSpec, values: dict[str, Any], ctx: RestoreContext, plan: RestorePlan
+) -> dict[str, Any]:
+    if (
+        ctx.cross_project
+        and not ctx.keep_credentials_active
+        and spec.name in ("api_keys", "ssh_keys")
+    ):
+        values["is_active"] = False
+    if spec.name == "api_keys" and _row_key(spec, values) in plan.rehash:
+        # a digest of the digest, salted with the target: unique (the same backup may be
+        # restored into several projects; key_hash is unique server-wide), and no key can
+        # ever match it
+        disabled = f"disabled:{ctx.target_project_id}:{values['key_hash']}"
+        values["key_hash"] = hashlib.sha256(disabled.encode()).hexdigest()
+        values["is_active"] = False
+    if spec.name == "audit_logs":
+        values["imported"] = True
+    return values
+
+
+def apply(
+    conn: Session,
+    archives: ObjectStore,
+    key: str,
+    verified: VerifiedArchive,
+    blobs: BlobStore,
+    plan: RestorePlan,
+    ctx: RestoreContext,
+) -> dict[str, int]:
+    """Pass 4, inside the caller's transaction. Returns rows inserted per section."""
+    ctx.progress.update(phase="apply")
+    clear_target(conn, ctx)
+    inserted: Counter[str] = Counter()
+    target = ctx.target_project_id
+    with open_archive(archives, key, ctx) as source:
+        for member in ArchiveReader(source, verified, ctx.limits):
+            if member.kind != "section" or member.section not in ctx.sections:
+                continue
+            spec = SPECS_BY_NAME[member.section]
+            skip = plan.skip.get(spec.name, set())
+            for batch in _batches(member.rows()):
+                ctx.check_cancelled()
+                if spec.name == "project":
+                    _apply_project(conn, batch, target)
+                    inserted[spec.name] += len(batch)
+                    continue
+                rows = [r for r in batch if _row_key(spec, r) not in skip]
+                if spec.name == "audit_logs":
+                    rows = _new_audit_rows(conn, spec, target, rows)
+                values = [_transform(spec, _decode(spec, row, target), ctx, plan) for row in rows]
+                if spec.name == "files":
+                    for sha256, count in Counter(v["sha256"] for v in values).items():
+                        size = next(v["size"] for v in values if v["sha256"] == sha256)
+                        acquire(conn, blobs, sha256, int(size), count)
+                if values:
+                    conn.execute(spec.table.insert(), values)
+                inserted[spec.name] += len(values)
+                ctx.progress.add(items=len(batch))
+    return dict(inserted)
+
+
+def _decode(spec: SectionSpec, row: dict[str, Any], target: int) -> dict[str, Any]:
+    try:
+        return decode_row(spec, row, target)
+    except ValueError as exc:
+        raise InvalidArchiveError(details={"reason": str(exc)[:300]}) from None
+
+
+def _apply_project(conn: Session, rows: list[dict[str, Any]], target: int) -> None:
+    """The target keeps its name, description and members; its settings become the backup's."""
+    if len(rows) != 1:
+        raise InvalidArchiveError(
+            details={"reason": "the project section must hold exactly one row"}
+        )
+    settings = rows[0].get("settings") or {}
+    if not isinstance(settings, dict):
+        raise InvalidArchiveError(details={"reason": "project settings must be an object"})
+    projects = _table("projects")
+    conn.execute(update(projects).where(projects.c.id == target).values(settings=settings))
+
+
+def _new_audit_rows(
+    conn: Session, spec: SectionSpec, target: int, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Audit history is append-only: entries the target already has are kept as they are."""
+    table = spec.table
+    ids = [r.get("id") for r in rows]
+    present = set(
+        conn.scalars(select(table.c.id).where(table.c.project_id == target, table.c.id.in_(ids)))
+    )
+    return [r for r in rows if r.get("id") not in present]
+
+
+def check_counts(
+    conn: Session, plan: RestorePlan, inserted: dict[str, int], ctx: RestoreContext
+) -> None:
+    """Before commit: every chosen section holds exactly what the archive brought."""
+    for name in ctx.sections:
+        if name in ("project", "audit_logs"):
+            continue
+        spec = SPECS_BY_NAME[name]
+        expected = plan.sections[name].archive_rows - plan.sections[name].skipped
+        actual = _count_existing(conn, spec, ctx.target_project_id)
+        if actual != expected or inserted.get(name, 0) != expected:
+            raise RestoreFailed(
+                "The restored row counts do not match the archive; nothing was changed",
+                details={"section": name, "expected": expected, "actual": actual},
+            )
