@@ -11,12 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# The Python SDK (sdk/python) is installed beside the server: the CLI's client commands use it.
+$(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e sdk/python -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml sdk/python/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e sdk/python -e '.[dev]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -31,15 +32,18 @@ run: install
 test: install-dev lint typecheck pytest test-js
 
 lint: install-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests sdk/python
+	$(BIN)/ruff format --check src tests sdk/python
 	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy
+	cd sdk/python && $(abspath $(BIN))/mypy
 
+## The server's suite, then the Python SDK's (both against real servers).
 pytest: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest sdk/python/tests
 
 ## The JavaScript SDK's tests (node --test) against a real server process.
 test-js: install-dev
@@ -47,3 +51,9 @@ test-js: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## Benchmarks against tar/gzip on the same data (bench/, docs/performance.md); SCALE=1 ≈ 1 GiB.
+SCALE ?= 0.1
+.PHONY: bench
+bench: install-dev
+	$(BIN)/python -m bench.run --scale $(SCALE)

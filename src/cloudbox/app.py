@@ -8,12 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cloudbox import __version__
-from cloudbox.api.errors import install_error_handlers
+from cloudbox.api.errors import COMMON_ERROR_RESPONSES, install_error_handlers
 from cloudbox.api.middleware import AuditMiddleware, BodyLimitMiddleware, ProjectCorsMiddleware
 from cloudbox.api.routers import ROUTERS
 from cloudbox.background import Background
 from cloudbox.config import Settings
-from cloudbox.files.gc import start_periodic_gc
 from cloudbox.runtime import Runtime
 
 
@@ -27,12 +26,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = Background(rt)
         await background.start()
-        gc = start_periodic_gc(rt)  # files: blob GC; None when CLOUDBOX_GC_INTERVAL_SECONDS=0
         try:
             yield
         finally:
-            if gc is not None:
-                await gc.stop()
             await background.stop()
             if owned:
                 rt.close()
@@ -46,7 +42,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = rt
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON_ERROR_RESPONSES)
     # Outermost last: CORS wraps everything so even errors carry CORS headers.
     app.add_middleware(AuditMiddleware, runtime=rt)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)

@@ -1,5 +1,6 @@
-"""What a server process runs besides requests: queue consumer threads (embedded shape)
-and the periodic recovery of interrupted jobs (every shape: any process may recover)."""
+"""What a server process runs besides requests: queue consumer threads (embedded shape),
+the periodic recovery of interrupted jobs and the blob garbage collector (every shape:
+both are safe to run from many processes at once)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import logging
 from anyio import to_thread
 
 from cloudbox.backups import service as backups
+from cloudbox.files.gc import PeriodicGc, start_periodic_gc
 from cloudbox.jobs.queue import QueueWorkers
 from cloudbox.restores import service as restores
 from cloudbox.runtime import Runtime
@@ -28,6 +30,7 @@ class Background:
         threads = runtime.settings.consumer_threads
         self.workers = QueueWorkers(runtime.queue, threads) if threads else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._gc: PeriodicGc | None = None
 
     async def start(self) -> None:
         await to_thread.run_sync(recover_jobs, self.runtime)
@@ -36,6 +39,7 @@ class Background:
         interval = self.runtime.settings.recovery_interval_seconds
         if interval > 0:
             self._tasks.append(asyncio.create_task(self._every(interval, recover_jobs)))
+        self._gc = start_periodic_gc(self.runtime)  # None when CLOUDBOX_GC_INTERVAL_SECONDS=0
 
     async def _every(self, interval: float, job: object) -> None:
         while True:
@@ -46,6 +50,8 @@ class Background:
                 log.exception("periodic job failed")
 
     async def stop(self) -> None:
+        if self._gc is not None:
+            await self._gc.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

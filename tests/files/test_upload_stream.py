@@ -10,8 +10,14 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 import anyio
 import pytest
 
-from cloudbox.files.errors import InvalidUpload, UploadIncomplete
-from cloudbox.files.upload import SLICE_SIZE, FilePart, Received, receive_upload
+from cloudbox.api.uploads import (
+    SLICE_SIZE,
+    FilePart,
+    InvalidUpload,
+    Received,
+    UploadIncomplete,
+    receive_upload,
+)
 
 BOUNDARY = "----cloudbox0123456789"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloudbox.errors import AppError
@@ -32,6 +33,35 @@ _HTTP_CODES = {
     416: "RANGE_NOT_SATISFIABLE",
     422: "VALIDATION_ERROR",
     429: "TOO_MANY_ATTEMPTS",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable SCREAMING_SNAKE error code (see docs/api.md)")
+    message: str = Field(description="Safe, human-readable explanation")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(BaseModel):
+    """The one error shape of every endpoint (DESIGN §7)."""
+
+    error: ErrorDetail
+
+
+def _response(description: str) -> dict[str, Any]:
+    return {"model": ErrorEnvelope, "description": description}
+
+
+#: Declared on every route so the OpenAPI document (and the SDKs) know the envelope.
+COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _response("UNAUTHORIZED, INVALID_TOKEN or INVALID_CREDENTIALS"),
+    403: _response("INSUFFICIENT_PERMISSIONS (role or API-key scope too low)"),
+    404: _response("PROJECT_NOT_FOUND, BACKUP_NOT_FOUND or another *_NOT_FOUND"),
+    409: _response("A conflict: *_EXISTS, *_IN_USE, BACKUP_IN_PROGRESS, RESTORE_IN_PROGRESS, ..."),
+    413: _response("PAYLOAD_TOO_LARGE or FILE_TOO_LARGE"),
+    422: _response("VALIDATION_ERROR or another input error (INVALID_ARCHIVE, ...)"),
+    429: _response("TOO_MANY_ATTEMPTS"),
+    500: _response("INTERNAL_ERROR or RESTORE_FAILED"),
 }
 
 

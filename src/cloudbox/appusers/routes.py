@@ -37,6 +37,7 @@ from cloudbox.appusers.schemas import (
 from cloudbox.appusers.service import AppIdentity
 from cloudbox.audit.service import Actor
 from cloudbox.errors import Unauthorized
+from cloudbox.restores import service as restores
 
 router = APIRouter(prefix="/api/projects/{project_id}")
 UserId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9a-z]+$")]
@@ -158,6 +159,7 @@ def register(
     if service.project_exists(db, project_id):
         email = service.canonical_email(body.email)
         _audit(request, project_id, "app_user.register", None, email)
+        restores.refuse_writes_during_restore(db, project_id)
     registered = service.register(
         db,
         project_id,
@@ -183,6 +185,8 @@ def login(
     if service.project_exists(db, project_id):
         email = service.canonical_email(body.email)
         _audit(request, project_id, "app_user.login", None, email)
+        # a session issued now would be ended by the restore's commit
+        restores.refuse_writes_during_restore(db, project_id)
     try:
         issued = service.login(db, project_id, email=body.email, password=body.password)
     except InvalidCredentials:

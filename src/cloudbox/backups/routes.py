@@ -7,14 +7,13 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from anyio import from_thread, to_thread
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from cloudbox.api.deps import (
     DbDep,
@@ -25,7 +24,8 @@ from cloudbox.api.deps import (
     project_access,
 )
 from cloudbox.api.pagination import PageDep, paged
-from cloudbox.api.ranges import parse_range
+from cloudbox.api.ranges import RangeNotSatisfiable, Unsatisfiable, parse_range
+from cloudbox.api.uploads import RequestBody, receive_upload
 from cloudbox.audit import service as audit
 from cloudbox.backups import service
 from cloudbox.backups.errors import BackupIncomplete, BackupNotFound
@@ -33,8 +33,6 @@ from cloudbox.backups.models import Backup
 from cloudbox.backups.schemas import BackupCreate, BackupOut, VerifyOut
 from cloudbox.db.types import utcnow
 from cloudbox.errors import AppError, Forbidden, InvalidInput, ProjectNotFound
-from cloudbox.files.errors import UploadIncomplete
-from cloudbox.files.upload import receive_upload
 from cloudbox.projects import service as projects
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
@@ -249,7 +247,10 @@ def download_backup(found: BackupAdmin, runtime: RuntimeDep, request: Request) -
     if row.status != service.STATUS_COMPLETED or row.size is None or not row.checksum:
         raise BackupIncomplete()
     size = row.size
-    byte_range = parse_range(request.headers.get("range"), size)
+    try:
+        byte_range = parse_range(request.headers.get("range"), size)
+    except Unsatisfiable:
+        raise RangeNotSatisfiable(details={"size": size}) from None
     digest = base64.b64encode(bytes.fromhex(row.checksum.removeprefix("sha256:"))).decode()
     headers = {
         "Content-Disposition": f'attachment; filename="backup-{row.project_id}-{row.id}.tar.gz"',
@@ -258,7 +259,7 @@ def download_backup(found: BackupAdmin, runtime: RuntimeDep, request: Request) -
         "Digest": f"sha-256={digest}",
         "Repr-Digest": f"sha-256=:{digest}:",
     }
-    start, end = byte_range if byte_range else (0, size)
+    start, end = (byte_range.start, byte_range.end) if byte_range else (0, size)
     chunks = runtime.archives.open(row.file_path, start, end)
     _audit_download(runtime, request, found, byte_range is not None)
     headers["Content-Length"] = str(end - start)
@@ -302,25 +303,6 @@ def _text(value: str | None, field: str, limit: int) -> str | None:
     if value is not None and len(value) > limit:
         raise InvalidInput(f"{field} is too long", details={"field": field, "max_length": limit})
     return value
-
-
-class _Body:
-    """The request body as chunks; a client that goes away ends it as incomplete."""
-
-    def __init__(self, request: Request) -> None:
-        self._stream = request.stream()
-
-    def __aiter__(self) -> _Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._stream.__anext__()
-        except ClientDisconnect as exc:
-            raise UploadIncomplete() from exc
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 @router.post(
@@ -383,12 +365,12 @@ async def import_backup(
     request.state.audit_resource_id = str(row.id)
     request.state.audit_action = "backups.import"
     archives = runtime.archives
-    body = _Body(request)
+    body = RequestBody(request)
     try:
         if raw:
             expected = _checksum_param(request.headers.get("x-checksum-sha256"))
             sha256, size = await to_thread.run_sync(
-                service.store_upload, archives, row.file_path, _pull(body)
+                service.store_upload, archives, row.file_path, body.pull()
             )
             fields: dict[str, str] = {}
         else:
@@ -422,17 +404,3 @@ async def import_backup(
         )
     )
     return BackupOut.of(done)
-
-
-def _pull(body: _Body) -> Iterator[bytes]:
-    """Runs in a worker thread: pulls the next body chunk from the event loop on demand."""
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await body.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := from_thread.run(next_chunk)) is not None:
-        if chunk:
-            yield chunk

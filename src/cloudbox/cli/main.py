@@ -178,5 +178,15 @@ def gc_command(grace_seconds: int | None, dry_run: bool) -> None:
         raise click.ClickException(f"{report.errors} blob(s) could not be collected")
 
 
+from cloudbox.cli.archive_cmds import archive  # noqa: E402
+from cloudbox.cli.client import backup, login, logout, projects, restores  # noqa: E402
+
+main.add_command(login)
+main.add_command(logout)
+main.add_command(projects)
+main.add_command(backup)
+main.add_command(restores)
+main.add_command(archive)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cloudbox.errors import AppError, Conflict, InvalidInput, NotFound
+from cloudbox.errors import AppError, Conflict, NotFound
 
 
 class BucketNotFound(NotFound):
@@ -33,24 +33,6 @@ class FileTypeNotAllowed(AppError):
     code = "FILE_TYPE_NOT_ALLOWED"
     status = 415
     message = "The bucket does not accept files of this type"
-
-
-class InvalidUpload(InvalidInput):
-    """A malformed or incomplete multipart body (422 VALIDATION_ERROR, like any bad input)."""
-
-    message = "The upload is not a valid multipart/form-data body"
-
-
-class UploadIncomplete(AppError):
-    code = "UPLOAD_INCOMPLETE"
-    status = 400
-    message = "The upload ended before the whole body arrived"
-
-
-class RangeNotSatisfiable(AppError):
-    code = "RANGE_NOT_SATISFIABLE"
-    status = 416
-    message = "The requested range lies outside the file"
 
 
 class StorageRetry(AppError):

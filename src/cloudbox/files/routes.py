@@ -16,19 +16,30 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
-from starlette.requests import ClientDisconnect
 
 from cloudbox.api.deps import DbDep, Developer, RuntimeDep, Viewer
 from cloudbox.api.errors import error_response
 from cloudbox.api.pagination import PageDep, paged
+from cloudbox.api.ranges import (
+    RangeNotSatisfiable,
+    Unsatisfiable,
+    none_match,
+    parse_range,
+    range_applies,
+)
+from cloudbox.api.uploads import (
+    MAX_FIELD_BYTES,
+    MAX_PARTS,
+    FilePart,
+    RequestBody,
+    receive_upload,
+)
 from cloudbox.blobstore import BlobInfo, BlobStore
 from cloudbox.files import service
-from cloudbox.files.errors import FileTooLarge, RangeNotSatisfiable, UploadIncomplete
+from cloudbox.files.errors import FileTooLarge
 from cloudbox.files.models import File, StorageBucket
-from cloudbox.files.ranges import Unsatisfiable, none_match, parse_range, range_applies
 from cloudbox.files.schemas import BucketCreate, BucketOut, BucketUpdate, FileOut, FileUpdate
 from cloudbox.files.service import AcceptedPart, UploadTarget
-from cloudbox.files.upload import MAX_FIELD_BYTES, MAX_PARTS, FilePart, receive_upload
 
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["files"])
 
@@ -190,7 +201,7 @@ async def upload_file(
     def store(chunks: Iterator[bytes]) -> BlobInfo:
         return service.store_content(blobs, chunks, target.max_file_size)
 
-    body = _RequestBody(request)
+    body = RequestBody(request)
     try:
         received = await receive_upload(
             body,
@@ -237,25 +248,6 @@ def _record_upload(
     )
     db.commit()
     return row
-
-
-class _RequestBody:
-    """The request body as chunks, with a client that went away reported as such."""
-
-    def __init__(self, request: Request) -> None:
-        self._stream = request.stream()
-
-    def __aiter__(self) -> _RequestBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._stream.__anext__()
-        except ClientDisconnect as exc:
-            raise UploadIncomplete() from exc
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 @router.get(

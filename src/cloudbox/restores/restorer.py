@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, tuple_, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cloudbox.archive import ArchiveLimits, ArchiveReader, VerifiedArchive, verify_archive
@@ -211,15 +211,26 @@ def _count_overlap(
     if not keys:
         return 0
     table = spec.table
-    columns = [table.c[name] for name in _key_columns(spec)]
-    if len(columns) == 1:
-        match = columns[0].in_([k[0] for k in keys])
-    else:
-        match = tuple_(*columns).in_(keys)
-    query = (
-        select(func.count()).select_from(table).where(table.c[spec.project_column] == target, match)
-    )
-    return int(conn.scalar(query) or 0)
+    *prefix, last = [table.c[name] for name in _key_columns(spec)]
+    # One query per distinct key prefix (documents: per collection), each an index range
+    # scan with `last IN (...)`: PostgreSQL runs a row-value IN list as a filter over every
+    # row of the project, which made planning quadratic in the section's size.
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for key in keys:
+        groups.setdefault(tuple(key[:-1]), []).append(key[-1])
+    total = 0
+    for head, tails in groups.items():
+        query = (
+            select(func.count())
+            .select_from(table)
+            .where(
+                table.c[spec.project_column] == target,
+                *[column == value for column, value in zip(prefix, head, strict=True)],
+                last.in_(tails),
+            )
+        )
+        total += int(conn.scalar(query) or 0)
+    return total
 
 
 def _row_key(spec: SectionSpec, row: dict[str, Any]) -> tuple[Any, ...]:
@@ -376,10 +387,13 @@ def _transform(
         and spec.name in ("api_keys", "ssh_keys")
     ):
         values["is_active"] = False
-    if spec.name == "api_keys" and _row_key(spec, values) in plan.rehash:
+    disabled_copy = ctx.cross_project and not ctx.keep_credentials_active
+    if spec.name == "api_keys" and (disabled_copy or _row_key(spec, values) in plan.rehash):
         # a digest of the digest, salted with the target: unique (the same backup may be
         # restored into several projects; key_hash is unique server-wide), and no key can
-        # ever match it
+        # ever match it. A key copied disabled into another project can never be enabled
+        # again, so it never keeps the real digest: that would only block the key's own
+        # project from getting it back from the same backup.
         disabled = f"disabled:{ctx.target_project_id}:{values['key_hash']}"
         values["key_hash"] = hashlib.sha256(disabled.encode()).hexdigest()
         values["is_active"] = False

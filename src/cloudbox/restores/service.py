@@ -5,6 +5,7 @@ Only the job and recovery own transactions; the request-side functions never com
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -205,6 +206,11 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
             if options.get("pre_restore_backup", True):
                 progress.update(phase="pre-restore backup")
                 pre_backup_id = _pre_restore_backup(runtime, target, restore_id)
+            # Show the phase before the write transaction starts: on SQLite it holds the
+            # write lock, so the reporter cannot record progress until the commit.
+            progress.update(phase="apply")
+            with contextlib.suppress(Exception):
+                flush(progress.snapshot())
             with db.transaction() as session:
                 _lock_project_row(session, target)
                 inserted = restorer.apply(

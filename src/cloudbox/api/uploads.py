@@ -25,13 +25,60 @@ import anyio.from_thread
 import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
 
-from cloudbox.files.errors import InvalidUpload, UploadIncomplete
+from cloudbox.errors import AppError, InvalidInput
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 T = TypeVar("T")
+
+
+class InvalidUpload(InvalidInput):
+    """A malformed or incomplete multipart body (422 VALIDATION_ERROR, like any bad input)."""
+
+    message = "The upload is not a valid multipart/form-data body"
+
+
+class UploadIncomplete(AppError):
+    code = "UPLOAD_INCOMPLETE"
+    status = 400
+    message = "The upload ended before the whole body arrived"
+
+
+class RequestBody:
+    """A request body as chunks; a client that goes away ends it as UploadIncomplete."""
+
+    def __init__(self, request: Request) -> None:
+        self._stream = request.stream()
+
+    def __aiter__(self) -> RequestBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._stream.__anext__()
+        except ClientDisconnect as exc:
+            raise UploadIncomplete() from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def pull(self) -> Iterator[bytes]:
+        """Runs in a worker thread: pulls the next chunk from the event loop on demand, so
+        a synchronous writer consumes the body with one chunk in flight."""
+
+        async def next_chunk() -> bytes | None:
+            try:
+                return await self.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            if chunk:
+                yield chunk
+
 
 #: How many bytes the writer receives per hand-off between the event loop and its thread.
 SLICE_SIZE = 1024 * 1024
