@@ -99,3 +99,20 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_unwritable_backup_dir_is_a_clear_startup_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where BACKUP_DIR should be")
+    env = {**os.environ, "CLOUDBOX_DATA_DIR": str(tmp_path / "data"), "MASTER_KEY": MASTER_KEY}
+    env["BACKUP_DIR"] = str(blocker)
+    result = subprocess.run(
+        [sys.executable, "-m", "cloudbox.cli.main", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "storage is not usable" in result.stderr and str(blocker) in result.stderr
+    assert "Traceback" not in result.stderr

@@ -48,10 +48,15 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
 
     from cloudbox.app import create_app
 
+    from cloudbox.blobstore import BlobStoreError
+
     settings = _settings()
     if migrate:
         _migrate(settings)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except BlobStoreError as exc:  # BACKUP_DIR or the data directory is not usable
+        raise click.ClickException(f"storage is not usable: {exc}") from exc
     uvicorn.run(
         app,
         host=host or settings.host,
@@ -75,8 +80,13 @@ def worker(workers: int) -> None:
     from cloudbox.jobs.queue import run_worker
     from cloudbox.runtime import Runtime
 
+    from cloudbox.blobstore import BlobStoreError
+
     settings = _settings()
-    runtime = Runtime.build(settings)
+    try:
+        runtime = Runtime.build(settings)
+    except BlobStoreError as exc:
+        raise click.ClickException(f"storage is not usable: {exc}") from exc
     stop = threading.Event()
 
     def recovery_loop() -> None:

@@ -81,7 +81,9 @@ def start(
     dry_run = bool(options.get("dry_run"))
     row = Restore(
         backup_id=backup.id,
-        source_project_id=backup.source_project_id or backup.project_id,
+        # An imported archive comes from another server (or another time): its project is
+        # never "this" project, so credentials arrive disabled unless asked otherwise.
+        source_project_id=backup.project_id if backup.origin == "backup" else 0,
         target_project_id=target_project_id,
         status=PENDING,
         dry_run=dry_run,
