@@ -47,7 +47,6 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     import uvicorn
 
     from cloudbox.app import create_app
-
     from cloudbox.blobstore import BlobStoreError
 
     settings = _settings()
@@ -77,10 +76,9 @@ def worker(workers: int) -> None:
     import threading
 
     from cloudbox.background import recover_jobs
+    from cloudbox.blobstore import BlobStoreError
     from cloudbox.jobs.queue import run_worker
     from cloudbox.runtime import Runtime
-
-    from cloudbox.blobstore import BlobStoreError
 
     settings = _settings()
     try:
