@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,28 @@ class Settings(BaseSettings):
     # `cloudbox gc` still works) and how long an unreferenced blob is kept.
     gc_interval_seconds: int = Field(default=3600, ge=0)
     gc_grace_seconds: int = Field(default=86400, ge=0)
+
+    # Backup policies (cloudbox.policies, docs/automatic-backups.md): the once-a-minute
+    # scheduler tick (off: nothing fires by itself), run history kept, failure webhooks.
+    policy_scheduler: bool = True
+    policy_history_days: int = Field(default=30, ge=1)
+    webhook_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_retry_base_seconds: float = Field(default=30, ge=0)
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        """`host1,10.0.0.0/8` or a JSON list, from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return tuple(json.loads(text))
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
 
     @field_validator("database_url")
     @classmethod

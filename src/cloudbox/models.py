@@ -7,6 +7,7 @@ import cloudbox.delivery.models
 import cloudbox.files.models
 import cloudbox.functions.models
 import cloudbox.jobs.models
+import cloudbox.policies.models
 import cloudbox.restores.models  # noqa: F401
 from cloudbox.apikeys.models import ApiKey
 from cloudbox.audit.models import AuditLog

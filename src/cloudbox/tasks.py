@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cloudbox.backups import tasks as backup_tasks
+from cloudbox.policies import tasks as policy_tasks
 from cloudbox.restores import tasks as restore_tasks
 
 if TYPE_CHECKING:
@@ -16,4 +17,8 @@ if TYPE_CHECKING:
 
 
 def install(runtime: Runtime) -> dict[str, Any]:
-    return {**backup_tasks.register(runtime), **restore_tasks.register(runtime)}
+    return {
+        **backup_tasks.register(runtime),
+        **restore_tasks.register(runtime),
+        **policy_tasks.register(runtime),
+    }

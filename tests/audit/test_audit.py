@@ -76,6 +76,18 @@ def test_api_key_actor(client: TestClient, account: Account, project: dict[str, 
 
 
 def test_audit_names() -> None:
+    assert audit_name("/api/backups/{backup_id}/cancel", {"backup_id": 4}, "POST") == (
+        "backups.cancel",
+        "backups",
+        "4",
+    )
+    assert (
+        audit_name("/api/projects/{project_id}/backups/import", {}, "POST")[0] == "backups.import"
+    )
+    assert audit_name("/api/projects", {}, "POST")[:2] == ("project.create", "project")
+    assert audit_name("/api/projects/{project_id}/collections/{name}/documents", {}, "POST")[0] == (
+        "documents.create"
+    )
     assert audit_name("/api/projects/{project_id}/members/{user_id}", {"user_id": 7}, "DELETE") == (
         "members.delete",
         "members",

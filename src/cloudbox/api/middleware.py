@@ -25,13 +25,26 @@ _PROJECT_PATH = re.compile(r"^/api/projects/(\d{1,10})(?:/|$)")
 _STREAMED_TYPES = ("multipart/form-data", "application/gzip", "application/octet-stream")
 
 
+#: last path segments that name an action on a resource rather than a sub-resource
+_ACTION_SEGMENTS = frozenset(
+    {"cancel", "verify", "restore", "undo", "import", "download", "login", "logout", "register"}
+)
+
+
 def audit_name(
     template: str, path_params: dict[str, Any], method: str
 ) -> tuple[str, str, str | None]:
-    """Derive (action, resource, resource_id) from a route template such as
-    `/api/projects/{project_id}/members/{user_id}`."""
-    parts = [p for p in template.split("/") if p][2:]  # drop "api", "projects"
-    parts = parts[1:] if parts and parts[0] == "{project_id}" else parts
+    """Derive (action, resource, resource_id) from a route template: for example
+    `/api/projects/{project_id}/members/{user_id}` DELETE → `members.delete`, and
+    `/api/backups/{backup_id}/cancel` POST → `backups.cancel`."""
+    parts = [p for p in template.split("/") if p][1:]  # drop "api"
+    if parts[:2] == ["projects", "{project_id}"]:
+        parts = parts[2:]
+    elif parts == ["projects"]:
+        parts = []
+    verb = _VERBS.get(method, method.lower())
+    if parts and parts[-1] in _ACTION_SEGMENTS:
+        verb = parts.pop()
     resource, resource_id = "project", None
     statics = [p for p in parts if not p.startswith("{")]
     if statics:
@@ -40,7 +53,7 @@ def audit_name(
         resource_id = str(path_params.get(parts[-1][1:-1]))
     elif not parts and "project_id" in path_params:
         resource_id = str(path_params["project_id"])
-    return f"{resource}.{_VERBS.get(method, method.lower())}", resource, resource_id
+    return f"{resource}.{verb}", resource, resource_id
 
 
 class AuditMiddleware:
@@ -78,6 +91,7 @@ class AuditMiddleware:
             template, scope.get("path_params", {}), scope["method"]
         )
         action = state.get("audit_action", action)
+        resource = state.get("audit_resource", resource)
         resource_id = state.get("audit_resource_id", resource_id)
         success = status < 400
         try:

@@ -15,6 +15,7 @@ from cloudbox.cors import routes as cors
 from cloudbox.delivery import routes as delivery
 from cloudbox.files import routes as files
 from cloudbox.functions import routes as functions
+from cloudbox.policies import routes as policies
 from cloudbox.projects import routes as projects
 from cloudbox.restores import routes as restores
 
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     appusers.router,
     backups.router,
     restores.router,
+    policies.router,
 ]

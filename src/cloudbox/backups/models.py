@@ -50,3 +50,5 @@ class Backup(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the restore drill's result (cloudbox.policies.drill): {ok, checked_at, problems}
+    drill: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)

@@ -82,8 +82,10 @@ def backup_access(min_role: Role) -> Callable[..., BackupAccess]:
             raise BackupNotFound() from None
         except Forbidden:
             mark_audit(request, row.project_id, principal)
+            request.state.audit_resource = "backups"
             raise
         mark_audit(request, row.project_id, principal)
+        request.state.audit_resource = "backups"
         request.state.audit_resource_id = str(row.id)
         return BackupAccess(backup=row, access=access)
 

@@ -36,6 +36,14 @@ class ActorOut(BaseModel):
     email: str | None = None
 
 
+class DrillOut(BaseModel):
+    """The restore drill's result (automatic backups, docs/automatic-backups.md)."""
+
+    ok: bool
+    checked_at: datetime
+    problems: list[str] = []
+
+
 class BackupOut(BaseModel):
     """The spec's Backup Object plus progress, error, version and creator."""
 
@@ -58,6 +66,7 @@ class BackupOut(BaseModel):
     sections: dict[str, int]
     verified_at: datetime | None
     policy_id: str | None
+    drill: DrillOut | None = None
 
     @classmethod
     def of(cls, row: Backup) -> BackupOut:
@@ -90,6 +99,7 @@ class BackupOut(BaseModel):
             sections={k: int(v) for k, v in (row.sections or {}).items()},
             verified_at=row.verified_at,
             policy_id=row.policy_id,
+            drill=DrillOut.model_validate(row.drill) if row.drill else None,
         )
 
 

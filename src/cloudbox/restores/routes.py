@@ -64,6 +64,8 @@ def restore_access(min_role: Role) -> Callable[..., RestoreAccess]:
             mark_audit(request, row.target_project_id, principal)
             raise
         mark_audit(request, row.target_project_id, principal)
+        request.state.audit_resource = "restores"
+        request.state.audit_resource_id = str(row.id)
         return RestoreAccess(restore=row, access=access)
 
     return dependency
