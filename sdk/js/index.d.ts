@@ -278,7 +278,154 @@ export interface Backup {
   /** Rows per archive section, keyed by the server's section names (e.g. `storage_buckets`). */
   sections: Record<string, number>;
   verifiedAt: string | null;
+  /** The backup policy that made this (automatic) backup. */
   policyId: string | null;
+  /** The restore drill's result, when the policy runs drills; `null` otherwise. */
+  drill: BackupDrill | null;
+}
+
+/** The backup was restored into a throwaway project and compared with its archive. */
+export interface BackupDrill {
+  ok: boolean;
+  checkedAt: string;
+  /** What differed (empty when `ok`). */
+  problems: string[];
+}
+
+// ---------------------------------------------------------------- backup policies
+
+/** Retention rules; `null` (or left out) = the rule is not used. Counts 1-10000, `maxAgeDays` 1-36500. */
+export interface RetentionRule {
+  keepLast: number | null;
+  keepDaily: number | null;
+  keepWeekly: number | null;
+  keepMonthly: number | null;
+  maxAgeDays: number | null;
+}
+
+export interface BackupPolicyInput {
+  name: string;
+  /** 5-field cron: `minute hour day-of-month month day-of-week`. */
+  schedule: string;
+  /** IANA time zone the schedule is read in (default `UTC`). */
+  timezone?: string;
+  enabled?: boolean;
+  retention?: Partial<RetentionRule>;
+  verifyAfterBackup?: boolean;
+  restoreDrill?: boolean;
+  /** http(s) URL failure events are posted to (write-only; public addresses unless the server's allow-list names it). */
+  webhookUrl?: string | null;
+  /** HMAC-SHA256 key of the event signatures, 16-200 characters (write-only). */
+  webhookSecret?: string;
+  /** Notify when the newest completed backup is older than this (needs a webhook). */
+  staleAfterHours?: number | null;
+}
+
+/** `null` for `webhookUrl` removes the webhook; `retention` changes only the rules it names. */
+export type BackupPolicyChanges = Partial<Omit<BackupPolicyInput, 'retention'>> & {
+  retention?: Partial<RetentionRule>;
+};
+
+export interface PolicyWebhook {
+  /** Scheme, host and port of the URL (the URL itself is never returned). */
+  origin: string;
+  hasSecret: boolean;
+}
+
+export interface BackupPolicy {
+  id: string;
+  projectId: number;
+  name: string;
+  schedule: string;
+  timezone: string;
+  enabled: boolean;
+  retention: RetentionRule;
+  verifyAfterBackup: boolean;
+  restoreDrill: boolean;
+  webhook: PolicyWebhook | null;
+  staleAfterHours: number | null;
+  /** The next slot (UTC); `null` while disabled. */
+  nextRunAt: string | null;
+  lastRunAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type PolicyRunStatus = 'started' | 'completed' | 'skipped' | 'failed';
+
+/** One fired slot of a policy. */
+export interface PolicyRun {
+  id: string;
+  policyId: string;
+  slotTime: string;
+  status: PolicyRunStatus;
+  /** e.g. `BACKUP_FAILED`, `STORAGE_FULL`, `VERIFY_FAILED`, `DRILL_FAILED`, `RETENTION_FAILED`, `JOB_IN_PROGRESS`. */
+  reason: string | null;
+  message: string | null;
+  backupId: number | null;
+  /** What retention deleted, as the server recorded it (keys are not renamed). */
+  details: Record<string, any>;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface RetentionItem {
+  backupId: number;
+  name: string;
+  createdAt: string;
+  size: number | null;
+  /** Why it is kept (`keep_last`, `protected: ...`) or deleted. */
+  reasons: string[];
+}
+
+export interface RetentionPreview {
+  policyId: string;
+  evaluatedAt: string;
+  /** The rule evaluated: the saved one, with the overrides given. */
+  retention: RetentionRule;
+  keep: RetentionItem[];
+  delete: RetentionItem[];
+  deleteBytes: number;
+}
+
+export interface RetentionOverrides extends RequestOptions {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  maxAgeDays?: number;
+}
+
+export interface TypeUsage {
+  count: number;
+  totalBytes: number;
+}
+
+/** Completed backups (those holding an archive): how many, and their archives' bytes. */
+export interface BackupUsage {
+  count: number;
+  totalBytes: number;
+  /** Keyed by backup type (`manual`, `automatic`, `pre-restore`, ...). */
+  byType: Record<string, TypeUsage>;
+  oldest: string | null;
+  newest: string | null;
+  newestVerifiedAt: string | null;
+  /** The per-project quota; `null` when unlimited. */
+  quotaBytes: number | null;
+}
+
+export interface ProjectBackupUsage extends BackupUsage {
+  projectId: number;
+  projectName: string;
+}
+
+export interface ServerBackupUsage extends BackupUsage {
+  /** Free space of the archive storage; `null` when unknown (e.g. S3). */
+  storageFreeBytes: number | null;
+  /** One page of projects, biggest first. */
+  projects: ProjectBackupUsage[];
+  /** The number of projects with backups (`X-Total-Count`). */
+  projectsTotal: number | null;
 }
 
 export interface VerifyReport {
@@ -539,7 +686,30 @@ export class AppAuth {
   setToken(token: string | null): void;
 }
 
+export type PolicyRef = string | { id: string };
+
+export class BackupPolicies {
+  /** The project's policies, oldest first (`orderBy`: `createdAt`, `name`, `nextRunAt`). */
+  list(options?: ListOptions & { projectId?: Id }): Promise<ListResult<BackupPolicy>>;
+  create(input: BackupPolicyInput, options?: RequestOptions & { projectId?: Id }): Promise<BackupPolicy>;
+  get(id: PolicyRef, options?: RequestOptions): Promise<BackupPolicy>;
+  /** Changes only the fields given. */
+  update(id: PolicyRef, changes: BackupPolicyChanges, options?: RequestOptions): Promise<BackupPolicy>;
+  /** The policy and its run history go; its backups stay. */
+  delete(id: PolicyRef, options?: RequestOptions): Promise<void>;
+  /** Fired slots, newest first (`orderBy`: `slotTime`, `createdAt`). */
+  runs(id: PolicyRef, options?: ListOptions): Promise<ListResult<PolicyRun>>;
+  /** What retention would delete now (nothing is deleted); the values given replace the saved ones for the preview. */
+  retentionDryRun(id: PolicyRef, options?: RetentionOverrides): Promise<RetentionPreview>;
+}
+
 export class Backups {
+  /** Backup policies: automatic backups on a schedule, with retention. */
+  readonly policies: BackupPolicies;
+  /** The project's backup storage (project developers and above). */
+  usage(options?: RequestOptions & { projectId?: Id }): Promise<BackupUsage>;
+  /** Every project's backup storage (platform admins only); `orderBy`: `totalBytes`, `count`, `newest`, `projectId`. */
+  serverUsage(options?: ListOptions): Promise<ServerBackupUsage>;
   /** Starts a backup; answers at once with `status: 'creating'`. */
   create(
     input: { name: string; description?: string; type?: 'manual' | 'automatic' },

@@ -33,7 +33,11 @@ _CLEAN_ENV: dict[str, str | None] = {
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = start_server(
         tmp_path_factory.mktemp("cli-server"),
-        env={"CLOUDBOX_JOB_PROGRESS_INTERVAL_SECONDS": "0.1"},
+        env={
+            "CLOUDBOX_JOB_PROGRESS_INTERVAL_SECONDS": "0.1",
+            # no webhook allow-list: loopback and private targets are refused
+            "CLOUDBOX_WEBHOOK_ALLOWED_HOSTS": "",
+        },
     )
     yield server
     server.stop()

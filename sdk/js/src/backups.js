@@ -42,14 +42,117 @@ async function poll(load, kind, options) {
   }
 }
 
-/** `cloudbox.backups`: the spec's backup API (`/api/projects/{id}/backups`, `/api/backups/{id}`). */
-export class Backups {
+/** The retention fields a dry run may override. */
+const RETENTION_KEYS = ['keepLast', 'keepDaily', 'keepWeekly', 'keepMonthly', 'maxAgeDays'];
+
+/** `cloudbox.backups.policies`: backup policies (`/api/projects/{id}/backup-policies`, `/api/backup-policies/{id}`). */
+export class BackupPolicies {
   constructor(client) {
     this._client = client;
   }
 
   get _t() {
     return this._client._transport;
+  }
+
+  /** The project's policies (an array; `.total` holds `X-Total-Count`). */
+  async list(options = {}) {
+    const { projectId, signal, ...query } = options;
+    return this._t.json('GET', `/api/projects/${seg(this._client._project(projectId))}/backup-policies`, {
+      query,
+      signal,
+    });
+  }
+
+  /**
+   * Create a policy: `{name, schedule, timezone, enabled, retention: {keepLast, keepDaily,
+   * keepWeekly, keepMonthly, maxAgeDays}, verifyAfterBackup, restoreDrill, webhookUrl,
+   * webhookSecret, staleAfterHours}` (`name` and `schedule` required).
+   */
+  async create(input, options = {}) {
+    const { projectId, signal } = options;
+    return this._t.json('POST', `/api/projects/${seg(this._client._project(projectId))}/backup-policies`, {
+      body: input,
+      signal,
+    });
+  }
+
+  async get(id, options = {}) {
+    return this._t.json('GET', `/api/backup-policies/${seg(policyId(id))}`, { signal: options.signal });
+  }
+
+  /**
+   * Change the fields given, only those (`retention` changes only the rules it names;
+   * `null` stops using one). `webhookUrl: null` removes the webhook.
+   */
+  async update(id, changes, options = {}) {
+    return this._t.json('PATCH', `/api/backup-policies/${seg(policyId(id))}`, {
+      body: changes,
+      signal: options.signal,
+    });
+  }
+
+  /** Delete the policy and its run history; its backups stay. */
+  async delete(id, options = {}) {
+    await this._t.json('DELETE', `/api/backup-policies/${seg(policyId(id))}`, { signal: options.signal });
+  }
+
+  /** The policy's fired slots, newest first (an array; `.total` holds `X-Total-Count`). */
+  async runs(id, options = {}) {
+    const { signal, ...query } = options;
+    return this._t.json('GET', `/api/backup-policies/${seg(policyId(id))}/runs`, { query, signal });
+  }
+
+  /**
+   * What retention would delete now, deleting nothing. `keepLast`, `keepDaily`,
+   * `keepWeekly`, `keepMonthly`, `maxAgeDays` replace the saved values for this preview.
+   */
+  async retentionDryRun(id, options = {}) {
+    const { signal } = options;
+    const query = {};
+    for (const key of RETENTION_KEYS) if (options[key] !== undefined) query[key] = options[key];
+    return this._t.json('GET', `/api/backup-policies/${seg(policyId(id))}/retention/dry-run`, { query, signal });
+  }
+}
+
+/** A policy's id, given as the id or as the policy object. */
+function policyId(ref) {
+  return ref !== null && typeof ref === 'object' ? ref.id : ref;
+}
+
+/** `cloudbox.backups`: the spec's backup API (`/api/projects/{id}/backups`, `/api/backups/{id}`). */
+export class Backups {
+  constructor(client) {
+    this._client = client;
+    /** Backup policies: schedules, retention, checks and failure webhooks. */
+    this.policies = new BackupPolicies(client);
+  }
+
+  get _t() {
+    return this._client._transport;
+  }
+
+  /**
+   * The project's backup storage: `{count, totalBytes, byType, oldest, newest,
+   * newestVerifiedAt, quotaBytes}` (completed backups only).
+   */
+  async usage(options = {}) {
+    const { projectId, signal } = options;
+    return this._t.json('GET', `/api/projects/${seg(this._client._project(projectId))}/backups/usage`, { signal });
+  }
+
+  /**
+   * Every project's backup storage (platform admins only): the server's totals,
+   * `storageFreeBytes`, and a page of `projects` (biggest first; `limit`, `offset`,
+   * `orderBy`); `projectsTotal` is the number of projects with backups.
+   */
+  async serverUsage(options = {}) {
+    const { signal, ...query } = options;
+    const response = await this._t.send('GET', '/api/admin/backups/usage', { query, signal });
+    const usage = camelKeys(await response.json());
+    const total = response.headers.get('x-total-count');
+    usage.projectsTotal = total !== null && /^\d+$/.test(total) ? Number(total) : null;
+    return usage;
   }
 
   /** Create a backup; answers at once with `status: 'creating'` while the job runs. */

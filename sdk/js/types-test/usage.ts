@@ -1,7 +1,20 @@
 // Type-checked (not run) by test/types.test.js (`npm run typecheck`): the shipped index.d.ts describes the
 // API as the README and the spec use it.
 import CloudBoxDefault, { CloudBox, CloudBoxError } from '@cloudbox/sdk';
-import type { Backup, BackupEvent, CloudBoxDocument, Progress, Restore, RestoreResult, StoredFile } from '@cloudbox/sdk';
+import type {
+  Backup,
+  BackupEvent,
+  BackupPolicy,
+  BackupUsage,
+  CloudBoxDocument,
+  PolicyRun,
+  Progress,
+  Restore,
+  RestoreResult,
+  RetentionPreview,
+  ServerBackupUsage,
+  StoredFile,
+} from '@cloudbox/sdk';
 
 declare const endpoint: string;
 declare const projectId: number;
@@ -119,5 +132,41 @@ async function everythingElse(): Promise<void> {
   console.log(total, stream, me.isPlatformAdmin);
 }
 
+async function automaticBackups(): Promise<void> {
+  const policy: BackupPolicy = await cloudbox.backups.policies.create({
+    name: 'nightly',
+    schedule: '30 2 * * *',
+    timezone: 'Europe/Berlin',
+    retention: { keepLast: 7, keepDaily: 14 },
+    verifyAfterBackup: true,
+    restoreDrill: false,
+    webhookUrl: 'https://hooks.example.com/cloudbox',
+    webhookSecret: 'a-long-random-shared-secret',
+    staleAfterHours: 36,
+  });
+  const listed = await cloudbox.backups.policies.list({ orderBy: '-nextRunAt', limit: 5, projectId: 2 });
+  console.log(listed.total, listed.map((p) => p.webhook?.origin ?? null));
+  await cloudbox.backups.policies.get(policy.id);
+  const updated = await cloudbox.backups.policies.update(policy, {
+    enabled: false,
+    retention: { keepDaily: null },
+    webhookUrl: null,
+    staleAfterHours: null,
+  });
+  const next: string | null = updated.nextRunAt;
+  const runs: PolicyRun[] = await cloudbox.backups.policies.runs(policy.id, { limit: 10 });
+  console.log(next, runs.map((r) => [r.status, r.reason, r.backupId]));
+  const preview: RetentionPreview = await cloudbox.backups.policies.retentionDryRun(policy.id, { keepLast: 3 });
+  console.log(preview.deleteBytes, preview.delete.map((item) => item.reasons.join(', ')));
+  await cloudbox.backups.policies.delete(policy.id);
+  const usage: BackupUsage = await cloudbox.backups.usage();
+  console.log(usage.totalBytes, usage.byType.automatic?.count, usage.quotaBytes);
+  const all: ServerBackupUsage = await cloudbox.backups.serverUsage({ limit: 10 });
+  console.log(all.storageFreeBytes, all.projectsTotal, all.projects.map((p) => p.projectName));
+  const backup = await cloudbox.backups.get(1);
+  if (backup.drill && !backup.drill.ok) console.log(backup.drill.checkedAt, backup.drill.problems);
+}
+
 void specExamples;
+void automaticBackups;
 void everythingElse;

@@ -39,11 +39,20 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Server:
+    """The server the tests run against; ``data_dir`` is ``None`` for an external one
+    (``CLOUDBOX_TEST_ENDPOINT``), whose database the tests cannot reach."""
+
+    url: str
+    data_dir: Path | None
+
+
 @pytest.fixture(scope="session")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     external = os.environ.get("CLOUDBOX_TEST_ENDPOINT")
     if external:
-        yield external.rstrip("/")
+        yield Server(external.rstrip("/"), None)
         return
     data_dir = tmp_path_factory.mktemp("cloudbox-server")
     port = _free_port()
@@ -54,6 +63,8 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "CLOUDBOX_HOST": "127.0.0.1",
         "MASTER_KEY": MASTER_KEY,
         "CLOUDBOX_JOB_PROGRESS_INTERVAL_SECONDS": "0.1",
+        # no webhook allow-list: loopback and private targets are refused
+        "CLOUDBOX_WEBHOOK_ALLOWED_HOSTS": "",
     }
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
@@ -66,7 +77,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log_path)
-        yield url
+        yield Server(url, data_dir)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -75,6 +86,11 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server: Server) -> str:
+    return server.url
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

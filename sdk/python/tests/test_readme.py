@@ -18,7 +18,7 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("index", [0, 1], ids=["sync", "async"])
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["sync", "async", "policies"])
 def test_readme_examples_run(
     index: int,
     endpoint: str,
@@ -49,5 +49,8 @@ def test_readme_examples_run(
         assert "completed" in output and "sha256:" in output
         assert "404 BACKUP_NOT_FOUND Backup not found" in output
         assert len(list((tmp_path / "backups").iterdir())) == 1
-    else:
+    elif index == 1:
         assert "Backup restore completed successfully" in output
+    else:
+        assert "would delete 0 backups, 0 bytes" in output
+        assert "WEBHOOK_TARGET_FORBIDDEN" in output

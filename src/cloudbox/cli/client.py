@@ -26,7 +26,15 @@ from cloudbox.archive import SECTIONS
 from cloudbox.cli.progress import ProgressBar, format_bytes
 
 if TYPE_CHECKING:
-    from cloudbox_sdk import Backup, CloudBox, CloudBoxError, Restore
+    from cloudbox_sdk import (
+        Backup,
+        BackupPolicy,
+        BackupUsage,
+        CloudBox,
+        CloudBoxError,
+        Restore,
+        RetentionRule,
+    )
 
 __all__ = [
     "EXIT_AUTH",
@@ -57,8 +65,9 @@ Exit codes:
   0  success
   1  usage error, invalid input, server unreachable, other errors
   2  not logged in, bad credentials or insufficient permissions
-  3  not found (backup, restore or project)
-  4  conflict (a backup or restore is running, the backup is not complete)
+  3  not found (backup, restore, project or backup policy)
+  4  conflict (a backup or restore is running, the backup is not complete,
+     the project has the most backup policies allowed)
   5  invalid archive (refused by the server, checksum mismatch, verify problems)
   6  server error, or the backup/restore job failed or timed out
 """
@@ -365,6 +374,11 @@ def _describe_backup(backup: Backup) -> None:
         fields.append(("sections", f"{sections} ({len(backup.sections)} sections)"))
     if backup.error is not None:
         fields.append(("error", f"{backup.error.code}: {backup.error.message}"))
+    if backup.policy_id is not None:
+        fields.append(("policy", backup.policy_id))
+    if backup.drill is not None:
+        drill = "passed" if backup.drill.ok else "FAILED: " + "; ".join(backup.drill.problems)
+        fields.append(("drill", f"{drill} ({_when(backup.drill.checked_at)})"))
     for label, value in fields:
         click.echo(f"  {label:<12}{value}")
 
@@ -581,7 +595,8 @@ def projects_create(
 
 @click.group(cls=ClientGroup, epilog=EXIT_CODES_HELP)
 def backup() -> None:
-    """Create, list, download, import, verify and restore backups."""
+    """Create, list, download, import, verify and restore backups; automatic backups
+    (`backup policy ...`) and the storage they take (`backup usage`)."""
 
 
 def _get_backup(client: CloudBox, backup_id: int, project: int | None) -> Backup:
@@ -1039,6 +1054,580 @@ def backup_cancel(
         emit_json(cancelled)
     else:
         click.echo(f"Cancellation requested for backup {backup_id} (status: {cancelled.status})")
+
+
+# -- backup policies and storage usage -------------------------------------------------------------
+
+#: ``--keep-*`` options and the retention fields they set
+_RETENTION_OPTIONS = (
+    ("--keep-last", "keep_last", "Keep the N newest backups."),
+    ("--keep-daily", "keep_daily", "Keep the newest backup of each of the last N days."),
+    ("--keep-weekly", "keep_weekly", "Keep the newest backup of each of the last N weeks."),
+    ("--keep-monthly", "keep_monthly", "Keep the newest backup of each of the last N months."),
+    ("--max-age-days", "max_age_days", "Delete backups older than N days."),
+)
+_RETENTION_FIELDS = tuple(field for _, field, _ in _RETENTION_OPTIONS)
+#: what ``--webhook-secret`` given without a value stands for: ask for it
+_ASK = "\0ask"
+
+
+def _retention_options(*, clearable: bool, preview: bool = False) -> Callable[[F], F]:
+    """``--keep-last`` ... ``--max-age-days``; on update, 0 stops using a rule."""
+
+    def decorate(fn: F) -> F:
+        for option, field, text in reversed(_RETENTION_OPTIONS):
+            maximum = 36_500 if field == "max_age_days" else 10_000
+            if clearable:
+                text += " 0 stops using this rule."
+            if preview:
+                text += " Replaces the saved value for this preview only."
+            fn = click.option(
+                option,
+                field,
+                type=click.IntRange(0 if clearable else 1, maximum),
+                default=None,
+                metavar="N",
+                help=text,
+            )(fn)
+        return fn
+
+    return decorate
+
+
+def _policy_options(*, update: bool) -> Callable[[F], F]:
+    """The options of ``policy create`` and ``policy update``."""
+
+    def decorate(fn: F) -> F:
+        options: list[Callable[[F], F]] = [
+            click.option(
+                "--schedule",
+                required=not update,
+                help="5-field cron: minute hour day-of-month month day-of-week, e.g. '30 2 * * *'.",
+            ),
+            click.option(
+                "--timezone",
+                default=None,
+                help="IANA time zone the schedule is read in" + ("." if update else " (UTC)."),
+            ),
+            _retention_options(clearable=update),
+            click.option(
+                "--verify/--no-verify",
+                "verify",
+                default=None,
+                help="Re-read each new archive completely before retention"
+                + ("." if update else " (default: verify)."),
+            ),
+            click.option(
+                "--drill/--no-drill",
+                "drill",
+                default=None,
+                help="Restore each new backup into a throwaway project and compare"
+                + ("." if update else " (default: no)."),
+            ),
+            click.option(
+                "--webhook-url",
+                default=None,
+                help="http(s) URL failure events are posted to (public addresses only, "
+                "unless the server allow-lists it).",
+            ),
+            click.option(
+                "--webhook-secret",
+                is_flag=False,
+                flag_value=_ASK,
+                default=None,
+                help="HMAC key of the event signatures (16+ characters); asked for, "
+                "hidden, when given without a value.",
+            ),
+            click.option(
+                "--stale-after-hours",
+                type=click.IntRange(0 if update else 1, 24 * 366),
+                default=None,
+                metavar="N",
+                help="Notify when the newest completed backup is older than N hours "
+                "(needs a webhook)" + ("; 0 stops it." if update else "."),
+            ),
+            click.option(
+                "--enable/--disable",
+                "enabled",
+                default=None,
+                help="A disabled policy never fires" + ("." if update else " (default: enabled)."),
+            ),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _secret(value: str | None) -> str | None:
+    if value != _ASK:
+        return value
+    secret: str = click.prompt(
+        "Webhook secret", hide_input=True, confirmation_prompt=True, err=True
+    )
+    return secret
+
+
+def _retention_of(values: dict[str, int | None], *, clearable: bool) -> dict[str, int | None]:
+    """The retention fields given (0 = null when ``clearable``)."""
+    return {
+        field: (None if clearable and value == 0 else value)
+        for field, value in values.items()
+        if field in _RETENTION_FIELDS and value is not None
+    }
+
+
+def _rules(rule: RetentionRule) -> str:
+    given = [f"{field}={getattr(rule, field)}" for field in _RETENTION_FIELDS]
+    used = [text for text in given if not text.endswith("=None")]
+    return ", ".join(used) if used else "none (keeps every backup)"
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _describe_policy(policy: BackupPolicy) -> None:
+    click.echo(f"Policy {policy.id}: {policy.name}")
+    webhook = "-"
+    if policy.webhook is not None:
+        signed = "signed" if policy.webhook.has_secret else "unsigned"
+        webhook = f"{policy.webhook.origin} ({signed})"
+    stale = f"{policy.stale_after_hours} h" if policy.stale_after_hours else "-"
+    fields = [
+        ("project", str(policy.project_id)),
+        ("schedule", f"{policy.schedule} ({policy.timezone})"),
+        ("enabled", _yes_no(policy.enabled)),
+        ("next run", _when(policy.next_run_at) if policy.enabled else "- (disabled)"),
+        ("last run", _when(policy.last_run_at)),
+        ("retention", _rules(policy.retention)),
+        ("verify", _yes_no(policy.verify_after_backup)),
+        ("drill", _yes_no(policy.restore_drill)),
+        ("webhook", webhook),
+        ("stale after", stale),
+        ("created", _when(policy.created_at)),
+    ]
+    for label, value in fields:
+        click.echo(f"  {label:<12}{value}")
+
+
+def _get_policy(client: CloudBox, policy_id: str, project: int | None) -> BackupPolicy:
+    found = client.backups.policies.get(policy_id)
+    if project is not None and found.project_id != project:
+        raise Failure(
+            f"policy {policy_id} is not a policy of project {project}",
+            EXIT_NOT_FOUND,
+            code="POLICY_NOT_FOUND",
+            status=404,
+        )
+    return found
+
+
+def _policy_project_option(fn: F) -> F:
+    return click.option(
+        "--project",
+        "project",
+        type=click.IntRange(min=1),
+        envvar="CLOUDBOX_PROJECT",
+        show_envvar=True,
+        default=None,
+        help="Project id (checked against the policy's project).",
+    )(fn)
+
+
+@backup.group("policy", cls=ClientGroup, epilog=EXIT_CODES_HELP)
+def backup_policy() -> None:
+    """Automatic backups: a cron schedule, a retention rule, checks after each backup,
+    failure webhooks (project admins). See docs/automatic-backups.md."""
+
+
+@backup_policy.command("list", epilog=EXIT_CODES_HELP)
+@project_option(required=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=None, help="At most this many.")
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many.")
+@connection_options
+@reports_errors
+def policy_list(
+    project: int,
+    limit: int | None,
+    offset: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """List a project's backup policies."""
+    with client_for(endpoint, api_key, project) as client:
+        items = client.backups.policies.list(limit=limit, offset=offset)
+    if as_json:
+        emit_json(list(items))
+        return
+    if not items:
+        click.echo(f"No backup policies in project {project}.")
+        return
+    _table(
+        ["ID", "NAME", "SCHEDULE", "TIMEZONE", "ENABLED", "NEXT RUN", "RETENTION"],
+        [
+            [
+                p.id,
+                p.name,
+                p.schedule,
+                p.timezone,
+                _yes_no(p.enabled),
+                _when(p.next_run_at),
+                _rules(p.retention),
+            ]
+            for p in items
+        ],
+    )
+    if items.total is not None and items.total > len(items):
+        click.echo(f"({len(items)} of {items.total}; use --limit/--offset for more)")
+
+
+@backup_policy.command("create", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@project_option(required=True)
+@_policy_options(update=False)
+@connection_options
+@reports_errors
+def policy_create(
+    name: str,
+    project: int,
+    schedule: str,
+    timezone: str | None,
+    verify: bool | None,
+    drill: bool | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    stale_after_hours: int | None,
+    enabled: bool | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+    **retention: int | None,
+) -> None:
+    """Create a backup policy NAME in a project.
+
+    \b
+    Example:
+      cloudbox backup policy create nightly --project 1 --schedule '30 2 * * *' \\
+        --timezone Europe/Berlin --keep-last 7 --keep-daily 14 --keep-monthly 12
+    """
+    secret = _secret(webhook_secret)
+    with client_for(endpoint, api_key, project) as client:
+        created = client.backups.policies.create(
+            name,
+            schedule,
+            timezone=timezone,
+            enabled=enabled,
+            retention=_retention_of(retention, clearable=False),
+            verify_after_backup=verify,
+            restore_drill=drill,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            stale_after_hours=stale_after_hours,
+        )
+    if as_json:
+        emit_json(created)
+    else:
+        _describe_policy(created)
+
+
+@backup_policy.command("show", epilog=EXIT_CODES_HELP)
+@click.argument("policy_id")
+@_policy_project_option
+@connection_options
+@reports_errors
+def policy_show(
+    policy_id: str, project: int | None, endpoint: str | None, api_key: str | None, as_json: bool
+) -> None:
+    """Show a backup policy."""
+    with client_for(endpoint, api_key, project) as client:
+        found = _get_policy(client, policy_id, project)
+    if as_json:
+        emit_json(found)
+    else:
+        _describe_policy(found)
+
+
+@backup_policy.command("update", epilog=EXIT_CODES_HELP)
+@click.argument("policy_id")
+@click.option("--name", default=None, help="New name.")
+@_policy_options(update=True)
+@click.option(
+    "--remove-webhook",
+    is_flag=True,
+    help="Remove the webhook (and the stale-backup notification that needs it).",
+)
+@_policy_project_option
+@connection_options
+@reports_errors
+def policy_update(
+    policy_id: str,
+    name: str | None,
+    schedule: str | None,
+    timezone: str | None,
+    verify: bool | None,
+    drill: bool | None,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    stale_after_hours: int | None,
+    enabled: bool | None,
+    remove_webhook: bool,
+    project: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+    **retention: int | None,
+) -> None:
+    """Change a backup policy: only the options given (--keep-* 0 stops using a rule;
+    --webhook-secret alone rotates the secret)."""
+    if remove_webhook and (webhook_url is not None or webhook_secret is not None):
+        raise Failure(
+            "--remove-webhook cannot be combined with --webhook-url or --webhook-secret",
+            EXIT_USAGE,
+            code="USAGE_ERROR",
+            as_json=as_json,
+        )
+    changes: dict[str, Any] = {
+        name_: value
+        for name_, value in {
+            "name": name,
+            "schedule": schedule,
+            "timezone": timezone,
+            "enabled": enabled,
+            "verify_after_backup": verify,
+            "restore_drill": drill,
+            "webhook_url": webhook_url,
+        }.items()
+        if value is not None
+    }
+    rules = _retention_of(retention, clearable=True)
+    if rules:
+        changes["retention"] = rules
+    if stale_after_hours is not None:
+        changes["stale_after_hours"] = stale_after_hours or None
+    if remove_webhook:
+        changes["webhook_url"] = None
+        changes.setdefault("stale_after_hours", None)
+    secret = _secret(webhook_secret)
+    if secret is not None:
+        changes["webhook_secret"] = secret
+    if not changes:
+        raise Failure(
+            "nothing to change: give at least one option (see --help)",
+            EXIT_USAGE,
+            code="USAGE_ERROR",
+            as_json=as_json,
+        )
+    with client_for(endpoint, api_key, project) as client:
+        if project is not None:
+            _get_policy(client, policy_id, project)
+        updated = client.backups.policies.update(policy_id, **changes)
+    if as_json:
+        emit_json(updated)
+    else:
+        _describe_policy(updated)
+
+
+@backup_policy.command("delete", epilog=EXIT_CODES_HELP)
+@click.argument("policy_id")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@_policy_project_option
+@connection_options
+@reports_errors
+def policy_delete(
+    policy_id: str,
+    yes: bool,
+    project: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Delete a backup policy and its run history (its backups stay)."""
+    with client_for(endpoint, api_key, project) as client:
+        found = _get_policy(client, policy_id, project)
+        if not yes:
+            click.confirm(f"Delete backup policy {policy_id} ({found.name})?", abort=True, err=True)
+        client.backups.policies.delete(policy_id)
+    if as_json:
+        emit_json({"id": policy_id, "deleted": True})
+    else:
+        click.echo(f"Deleted backup policy {policy_id} ({found.name}); its backups stay")
+
+
+@backup_policy.command("runs", epilog=EXIT_CODES_HELP)
+@click.argument("policy_id")
+@click.option("--limit", type=click.IntRange(1, 1000), default=None, help="At most this many.")
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="Skip this many.")
+@_policy_project_option
+@connection_options
+@reports_errors
+def policy_runs(
+    policy_id: str,
+    limit: int | None,
+    offset: int | None,
+    project: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """List the slots a policy fired, newest first: started, completed, skipped or
+    failed, with the reason and the backup."""
+    with client_for(endpoint, api_key, project) as client:
+        if project is not None:
+            _get_policy(client, policy_id, project)
+        items = client.backups.policies.runs(policy_id, limit=limit, offset=offset)
+    if as_json:
+        emit_json(list(items))
+        return
+    if not items:
+        click.echo(f"Policy {policy_id} has not run yet.")
+        return
+    _table(
+        ["SLOT", "STATUS", "REASON", "BACKUP", "FINISHED"],
+        [
+            [
+                _when(r.slot_time),
+                r.status,
+                r.reason or "-",
+                str(r.backup_id) if r.backup_id is not None else "-",
+                _when(r.finished_at),
+            ]
+            for r in items
+        ],
+    )
+    if items.total is not None and items.total > len(items):
+        click.echo(f"({len(items)} of {items.total}; use --limit/--offset for more)")
+
+
+@backup_policy.command("dry-run", epilog=EXIT_CODES_HELP)
+@click.argument("policy_id")
+@_retention_options(clearable=False, preview=True)
+@_policy_project_option
+@connection_options
+@reports_errors
+def policy_dry_run(
+    policy_id: str,
+    project: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+    **retention: int | None,
+) -> None:
+    """Show what the policy's retention would delete now (nothing is deleted)."""
+    with client_for(endpoint, api_key, project) as client:
+        if project is not None:
+            _get_policy(client, policy_id, project)
+        preview = client.backups.policies.retention_dry_run(
+            policy_id, **_retention_of(retention, clearable=False)
+        )
+    if as_json:
+        emit_json(preview)
+        return
+    click.echo(
+        f"Retention of policy {policy_id} ({_rules(preview.retention)}) would delete "
+        f"{len(preview.delete)} backup(s), {_size(preview.delete_bytes)}, "
+        f"and keep {len(preview.keep)}"
+    )
+    rows = [
+        [action, str(item.backup_id), item.name, _when(item.created_at), _size(item.size),
+         "; ".join(item.reasons)]
+        for action, items in (("DELETE", preview.delete), ("keep", preview.keep))
+        for item in items
+    ]  # fmt: skip
+    if rows:
+        _table(["ACTION", "ID", "NAME", "CREATED", "SIZE", "REASONS"], rows)
+
+
+def _usage_lines(usage: BackupUsage) -> None:
+    for kind, part in sorted(usage.by_type.items()):
+        click.echo(f"  {kind:<16}{part.count:>6}  {_size(part.total_bytes)}")
+    click.echo(f"  {'oldest':<16}{_when(usage.oldest)}")
+    click.echo(f"  {'newest':<16}{_when(usage.newest)}")
+    click.echo(f"  {'newest verified':<16}{_when(usage.newest_verified_at)}")
+
+
+@backup.command("usage", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--project",
+    "project",
+    type=click.IntRange(min=1),
+    envvar="CLOUDBOX_PROJECT",
+    show_envvar=True,
+    default=None,
+    help="Project id.",
+)
+@click.option(
+    "--all",
+    "all_projects",
+    is_flag=True,
+    help="Every project on the server (platform admins).",
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=None, help="With --all: at most N projects."
+)
+@click.option("--offset", type=click.IntRange(min=0), default=None, help="With --all: skip N.")
+@connection_options
+@reports_errors
+def backup_usage(
+    project: int | None,
+    all_projects: bool,
+    limit: int | None,
+    offset: int | None,
+    endpoint: str | None,
+    api_key: str | None,
+    as_json: bool,
+) -> None:
+    """Show the storage a project's backups take (--project), or every project's
+    (--all, platform admins). Only completed backups count."""
+    if not all_projects and project is None:
+        raise Failure(
+            "give --project (or --all for every project)",
+            EXIT_USAGE,
+            code="USAGE_ERROR",
+            as_json=as_json,
+        )
+    quota_text = "unlimited"
+    with client_for(endpoint, api_key, project) as client:
+        if not all_projects:
+            usage = client.backups.usage()
+            if as_json:
+                emit_json(usage)
+                return
+            if usage.quota_bytes is not None:
+                quota_text = _size(usage.quota_bytes)
+            click.echo(
+                f"Backups of project {project}: {usage.count}, {_size(usage.total_bytes)} "
+                f"(quota: {quota_text})"
+            )
+            _usage_lines(usage)
+            return
+        server = client.backups.server_usage(limit=limit, offset=offset)
+    if as_json:
+        emit_json(server)
+        return
+    free = _size(server.storage_free_bytes) if server.storage_free_bytes is not None else "unknown"
+    if server.quota_bytes is not None:
+        quota_text = _size(server.quota_bytes)
+    click.echo(
+        f"Backups on the server: {server.count}, {_size(server.total_bytes)} in "
+        f"{server.projects_total or 0} project(s); storage free: {free}; "
+        f"quota per project: {quota_text}"
+    )
+    _usage_lines(server)
+    if server.projects:
+        _table(
+            ["PROJECT", "NAME", "BACKUPS", "SIZE", "NEWEST"],
+            [
+                [str(p.project_id), p.project_name, str(p.count), _size(p.total_bytes),
+                 _when(p.newest)]
+                for p in server.projects
+            ],
+        )  # fmt: skip
+    shown = len(server.projects)
+    if server.projects_total is not None and server.projects_total > shown:
+        click.echo(f"({shown} of {server.projects_total} projects; use --limit/--offset for more)")
 
 
 # -- restores --------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+import httpx
 
 from cloudbox_sdk._core import (
     NO_READ_TIMEOUT,
@@ -25,14 +27,20 @@ from cloudbox_sdk.models import (
     AppUser,
     AuthSession,
     Backup,
+    BackupPolicy,
+    BackupUsage,
     Bucket,
     Collection,
     Document,
     Member,
     Page,
+    PolicyRun,
     Project,
     Restore,
     RestoreResult,
+    RetentionPreview,
+    RetentionRule,
+    ServerBackupUsage,
     StoredFile,
     User,
     VerifyResult,
@@ -451,3 +459,103 @@ def restores_undo_wait(restore_id: int) -> Call[RestoreResult]:
 def restores_undo_start(restore_id: int) -> Call[Restore]:
     path = f"/api/restores/{seg(restore_id)}/undo"
     return Call("POST", path, model(Restore), params={"wait": "false"})
+
+
+# -- backup policies and storage usage ------------------------------------------------------------
+
+#: the fields of a retention rule (``keep_*`` counts, ``max_age_days``)
+RETENTION_FIELDS = ("keep_last", "keep_daily", "keep_weekly", "keep_monthly", "max_age_days")
+#: ``retention=`` of ``policies.create``/``update``: a rule, or a mapping of its fields
+RetentionInput = RetentionRule | Mapping[str, int | None]
+
+
+def retention_body(retention: RetentionInput) -> dict[str, int | None]:
+    """The wire form of a retention rule: only the fields that were given (on update,
+    the others keep their values; a field given as ``None`` stops using that rule)."""
+    if isinstance(retention, RetentionRule):
+        values: Mapping[str, int | None] = retention.model_dump(exclude_unset=True)
+    else:
+        values = retention
+    unknown = sorted(set(values) - set(RETENTION_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown retention field(s): {', '.join(unknown)}")
+    return {name: values[name] for name in RETENTION_FIELDS if name in values}
+
+
+def policy_body(values: Mapping[str, Any], *, drop_none: bool) -> dict[str, Any]:
+    """A policy's create (``drop_none``: ``None`` = the server's default) or update
+    (only the arguments given, ``None`` included: it clears the webhook or the stale
+    threshold) body."""
+    body = {
+        name: value
+        for name, value in values.items()
+        if value is not UNSET and not (drop_none and value is None)
+    }
+    if body.get("retention") is not None:
+        body["retention"] = retention_body(body["retention"])
+    return body
+
+
+def policy_ref(ref: str | BackupPolicy) -> str:
+    """The id of a policy given as an id or as the object."""
+    return ref if isinstance(ref, str) else ref.id
+
+
+def _policies(project_id: int) -> str:
+    return f"/api/projects/{seg(project_id)}/backup-policies"
+
+
+def policies_list(
+    project_id: int, limit: int | None, offset: int | None, order_by: str | None
+) -> Call[Page[BackupPolicy]]:
+    params = paging(limit, offset, order_by)
+    return Call("GET", _policies(project_id), page(BackupPolicy), params=params)
+
+
+def policies_create(project_id: int, body: dict[str, Any]) -> Call[BackupPolicy]:
+    return Call("POST", _policies(project_id), model(BackupPolicy), json=body)
+
+
+def policies_get(policy_id: str) -> Call[BackupPolicy]:
+    return Call("GET", f"/api/backup-policies/{seg(policy_id)}", model(BackupPolicy))
+
+
+def policies_update(policy_id: str, body: dict[str, Any]) -> Call[BackupPolicy]:
+    path = f"/api/backup-policies/{seg(policy_id)}"
+    return Call("PATCH", path, model(BackupPolicy), json=body)
+
+
+def policies_delete(policy_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/backup-policies/{seg(policy_id)}", nothing)
+
+
+def policies_runs(
+    policy_id: str, limit: int | None, offset: int | None, order_by: str | None
+) -> Call[Page[PolicyRun]]:
+    path = f"/api/backup-policies/{seg(policy_id)}/runs"
+    return Call("GET", path, page(PolicyRun), params=paging(limit, offset, order_by))
+
+
+def policies_retention_dry_run(
+    policy_id: str, overrides: dict[str, int | None]
+) -> Call[RetentionPreview]:
+    path = f"/api/backup-policies/{seg(policy_id)}/retention/dry-run"
+    return Call("GET", path, model(RetentionPreview), params=clean(**overrides))
+
+
+def backups_usage(project_id: int) -> Call[BackupUsage]:
+    return Call("GET", f"/api/projects/{seg(project_id)}/backups/usage", model(BackupUsage))
+
+
+def _server_usage(response: httpx.Response) -> ServerBackupUsage:
+    usage = ServerBackupUsage.model_validate(response.json())
+    total = response.headers.get("x-total-count")
+    usage.projects_total = int(total) if total and total.isdigit() else None
+    return usage
+
+
+def backups_server_usage(
+    limit: int | None, offset: int | None, order_by: str | None
+) -> Call[ServerBackupUsage]:
+    params = paging(limit, offset, order_by)
+    return Call("GET", "/api/admin/backups/usage", _server_usage, params=params)

@@ -45,15 +45,20 @@ from cloudbox_sdk.models import (
     AuthSession,
     Backup,
     BackupEvent,
+    BackupPolicy,
+    BackupUsage,
     Bucket,
     Collection,
     Document,
     DownloadResult,
     Member,
     Page,
+    PolicyRun,
     Project,
     Restore,
     RestoreResult,
+    RetentionPreview,
+    ServerBackupUsage,
     StoredFile,
     User,
     VerifyResult,
@@ -64,6 +69,7 @@ __all__ = ["CloudBox"]
 T = TypeVar("T")
 BackupRef = int | Backup
 RestoreRef = int | Restore
+PolicyRef = str | BackupPolicy
 EVENTS_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT, read=60.0)
 #: the archive streams continuously; a read that stalls this long means trouble
 DOWNLOAD_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT, read=300.0)
@@ -552,8 +558,164 @@ class AppAuth(_Resource):
         self._c._call(calls.app_logout(self._c._pid(project_id), token))
 
 
+class BackupPolicies(_Resource):
+    """A project's backup policies (``client.backups.policies``): schedules, retention,
+    checks and failure webhooks (project admins, or API keys with the ``backups``
+    scope)."""
+
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        order_by: str | None = None,
+        project_id: int | None = None,
+    ) -> Page[BackupPolicy]:
+        """The project's policies (oldest first; ``order_by``: ``created_at``, ``name``,
+        ``next_run_at``, ``-`` for descending)."""
+        pid = self._c._pid(project_id)
+        return self._c._call(calls.policies_list(pid, limit, offset, order_by))
+
+    def create(
+        self,
+        name: str,
+        schedule: str,
+        *,
+        timezone: str | None = None,
+        enabled: bool | None = None,
+        retention: calls.RetentionInput | None = None,
+        verify_after_backup: bool | None = None,
+        restore_drill: bool | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        stale_after_hours: int | None = None,
+        project_id: int | None = None,
+    ) -> BackupPolicy:
+        """A new policy: ``schedule`` is a 5-field cron expression read on the wall clock
+        of ``timezone`` (default UTC); ``retention`` a :class:`RetentionRule` or a
+        mapping of ``keep_last``, ``keep_daily``, ``keep_weekly``, ``keep_monthly``,
+        ``max_age_days``. Arguments left ``None`` take the server's defaults."""
+        pid = self._c._pid(project_id)
+        body = calls.policy_body(
+            {
+                "name": name,
+                "schedule": schedule,
+                "timezone": timezone,
+                "enabled": enabled,
+                "retention": retention,
+                "verify_after_backup": verify_after_backup,
+                "restore_drill": restore_drill,
+                "webhook_url": webhook_url,
+                "webhook_secret": webhook_secret,
+                "stale_after_hours": stale_after_hours,
+            },
+            drop_none=True,
+        )
+        return self._c._call(calls.policies_create(pid, body))
+
+    def get(self, policy_id: PolicyRef) -> BackupPolicy:
+        return self._c._call(calls.policies_get(calls.policy_ref(policy_id)))
+
+    def update(
+        self,
+        policy_id: PolicyRef,
+        *,
+        name: str = UNSET,
+        schedule: str = UNSET,
+        timezone: str = UNSET,
+        enabled: bool = UNSET,
+        retention: calls.RetentionInput = UNSET,
+        verify_after_backup: bool = UNSET,
+        restore_drill: bool = UNSET,
+        webhook_url: str | None = UNSET,
+        webhook_secret: str = UNSET,
+        stale_after_hours: int | None = UNSET,
+    ) -> BackupPolicy:
+        """Change the fields given, only those. ``retention`` changes only the rules it
+        names (``{"keep_daily": None}`` stops using one); ``webhook_url=None`` removes
+        the webhook (clear ``stale_after_hours`` with it); ``webhook_secret`` alone
+        rotates the secret."""
+        body = calls.policy_body(
+            {
+                "name": name,
+                "schedule": schedule,
+                "timezone": timezone,
+                "enabled": enabled,
+                "retention": retention,
+                "verify_after_backup": verify_after_backup,
+                "restore_drill": restore_drill,
+                "webhook_url": webhook_url,
+                "webhook_secret": webhook_secret,
+                "stale_after_hours": stale_after_hours,
+            },
+            drop_none=False,
+        )
+        return self._c._call(calls.policies_update(calls.policy_ref(policy_id), body))
+
+    def delete(self, policy_id: PolicyRef) -> None:
+        """Delete the policy and its run history; its backups stay."""
+        self._c._call(calls.policies_delete(calls.policy_ref(policy_id)))
+
+    def runs(
+        self,
+        policy_id: PolicyRef,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        order_by: str | None = None,
+    ) -> Page[PolicyRun]:
+        """The policy's fired slots, newest first (``order_by``: ``slot_time``,
+        ``created_at``)."""
+        call = calls.policies_runs(calls.policy_ref(policy_id), limit, offset, order_by)
+        return self._c._call(call)
+
+    def retention_dry_run(
+        self,
+        policy_id: PolicyRef,
+        *,
+        keep_last: int | None = None,
+        keep_daily: int | None = None,
+        keep_weekly: int | None = None,
+        keep_monthly: int | None = None,
+        max_age_days: int | None = None,
+    ) -> RetentionPreview:
+        """What retention would delete now, deleting nothing; the values given replace
+        the policy's saved ones for this preview only."""
+        overrides = {
+            "keep_last": keep_last,
+            "keep_daily": keep_daily,
+            "keep_weekly": keep_weekly,
+            "keep_monthly": keep_monthly,
+            "max_age_days": max_age_days,
+        }
+        call = calls.policies_retention_dry_run(calls.policy_ref(policy_id), overrides)
+        return self._c._call(call)
+
+
 class Backups(_Resource):
-    """Backups of a project (the spec's ``cloudbox.backups``)."""
+    """Backups of a project (the spec's ``cloudbox.backups``); ``policies`` are its
+    automatic backups."""
+
+    def __init__(self, client: CloudBox) -> None:
+        super().__init__(client)
+        self.policies = BackupPolicies(client)
+
+    def usage(self, *, project_id: int | None = None) -> BackupUsage:
+        """The project's backup storage: completed backups, their bytes (per type),
+        oldest, newest, newest verified, and the quota (``None`` when unlimited)."""
+        return self._c._call(calls.backups_usage(self._c._pid(project_id)))
+
+    def server_usage(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        order_by: str | None = None,
+    ) -> ServerBackupUsage:
+        """Every project's backup storage (platform admins only): the server's totals
+        and a page of ``projects``, biggest first (``order_by``: ``total_bytes``,
+        ``count``, ``newest``, ``project_id``)."""
+        return self._c._call(calls.backups_server_usage(limit, offset, order_by))
 
     def create(
         self,

@@ -43,12 +43,17 @@ __all__ = [
     "InternalError",
     "InvalidArchive",
     "InvalidCredentials",
+    "InvalidSchedule",
+    "InvalidTimezone",
     "InvalidToken",
+    "InvalidWebhookUrl",
     "LastOwner",
     "MasterKeyMismatch",
     "MemberNotFound",
     "NotFound",
     "PayloadTooLarge",
+    "PolicyLimitReached",
+    "PolicyNotFound",
     "ProjectNotFound",
     "RestoreFailed",
     "RestoreInProgress",
@@ -62,6 +67,7 @@ __all__ = [
     "ValidationError",
     "VersionConflict",
     "WaitTimeout",
+    "WebhookTargetForbidden",
     "error_class_for",
     "error_from_response",
 ]
@@ -204,6 +210,10 @@ class AppUserNotFound(NotFound, code="APP_USER_NOT_FOUND"):
     pass
 
 
+class PolicyNotFound(NotFound, code="POLICY_NOT_FOUND"):
+    """404: no such backup policy, or the caller is not a member of its project."""
+
+
 # -- conflicts --------------------------------------------------------------------------
 
 
@@ -259,8 +269,32 @@ class AppUserExists(Conflict, code="APP_USER_EXISTS"):
     pass
 
 
+class PolicyLimitReached(Conflict, code="POLICY_LIMIT_REACHED"):
+    """409: the project already has the most backup policies allowed (20)."""
+
+
 class VersionConflict(CloudBoxError, code="VERSION_CONFLICT"):
     pass
+
+
+# -- backup policies: invalid input (422, all ValidationError) ---------------------------------
+
+
+class InvalidSchedule(ValidationError, code="INVALID_SCHEDULE"):
+    """422: not a valid 5-field cron expression, or one that never fires."""
+
+
+class InvalidTimezone(ValidationError, code="INVALID_TIMEZONE"):
+    """422: not an IANA time zone name."""
+
+
+class InvalidWebhookUrl(ValidationError, code="INVALID_WEBHOOK_URL"):
+    """422: not http(s), carries credentials, has no host, or the host does not resolve."""
+
+
+class WebhookTargetForbidden(InvalidWebhookUrl, code="WEBHOOK_TARGET_FORBIDDEN"):
+    """422: the webhook host is (or resolves to) a loopback, private, link-local or
+    otherwise non-public address the server's allow-list does not name."""
 
 
 # -- archives, storage, jobs ---------------------------------------------------------------

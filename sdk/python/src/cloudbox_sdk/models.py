@@ -21,9 +21,12 @@ __all__ = [
     "AppUser",
     "AuthSession",
     "Backup",
+    "BackupDrill",
     "BackupEvent",
+    "BackupPolicy",
     "BackupStatus",
     "BackupType",
+    "BackupUsage",
     "Bucket",
     "Collection",
     "Document",
@@ -31,13 +34,22 @@ __all__ = [
     "JobError",
     "Member",
     "Page",
+    "PolicyRun",
+    "PolicyRunStatus",
+    "PolicyWebhook",
     "Progress",
     "Project",
+    "ProjectBackupUsage",
     "Restore",
     "RestoreResult",
     "RestoreStatus",
+    "RetentionItem",
+    "RetentionPreview",
+    "RetentionRule",
     "Role",
+    "ServerBackupUsage",
     "StoredFile",
+    "TypeUsage",
     "User",
     "VerifyProblem",
     "VerifyResult",
@@ -48,6 +60,7 @@ T = TypeVar("T")
 BackupStatus = Literal["creating", "completed", "failed"]
 BackupType = Literal["manual", "automatic"]
 RestoreStatus = Literal["pending", "running", "completed", "failed"]
+PolicyRunStatus = Literal["started", "completed", "skipped", "failed"]
 Role = Literal["viewer", "developer", "admin", "owner"]
 
 
@@ -219,6 +232,15 @@ class Actor(_Model):
     email: str | None = None
 
 
+class BackupDrill(_Model):
+    """The restore drill's result on an automatic backup: the backup was restored into a
+    throwaway project and compared with the archive; ``problems`` says what differed."""
+
+    ok: bool
+    checked_at: datetime
+    problems: list[str] = []
+
+
 class Backup(_Model):
     """The spec's backup object, plus progress, error, version and creator."""
 
@@ -240,7 +262,10 @@ class Backup(_Model):
     origin: str | None = None
     sections: dict[str, int] = {}
     verified_at: datetime | None = None
+    #: the backup policy that made this (automatic) backup
     policy_id: str | None = None
+    #: the restore drill's result, when the policy asked for one
+    drill: BackupDrill | None = None
 
     @property
     def is_done(self) -> bool:
@@ -296,6 +321,122 @@ class RestoreResult(_Model):
     message: str
     target_project_id: int
     restore: Restore
+
+
+# -- backup policies and storage usage ---------------------------------------------------------
+
+
+class RetentionRule(_Model):
+    """Which of a policy's automatic backups retention keeps; ``None`` = rule not used.
+    Days, weeks and months are those of the policy's time zone."""
+
+    keep_last: int | None = None
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
+    keep_monthly: int | None = None
+    max_age_days: int | None = None
+
+
+class PolicyWebhook(_Model):
+    """Where a policy's failure events go; the URL and the secret are write-only, only
+    the URL's origin is shown."""
+
+    origin: str
+    has_secret: bool
+
+
+class BackupPolicy(_Model):
+    """A project's automatic backups: a 5-field cron ``schedule`` read in ``timezone``,
+    a retention rule, checks after each backup and a failure webhook."""
+
+    id: str
+    project_id: int
+    name: str
+    schedule: str
+    timezone: str = "UTC"
+    enabled: bool = True
+    retention: RetentionRule = RetentionRule()
+    verify_after_backup: bool = True
+    restore_drill: bool = False
+    webhook: PolicyWebhook | None = None
+    stale_after_hours: int | None = None
+    #: the next slot (UTC); ``None`` while disabled
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class PolicyRun(_Model):
+    """One fired slot of a policy: ``started`` (running), ``completed``, ``skipped`` or
+    ``failed``, with a ``reason`` code; ``details`` holds what retention deleted."""
+
+    id: str
+    policy_id: str
+    slot_time: datetime
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    backup_id: int | None = None
+    details: dict[str, Any] = {}
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RetentionItem(_Model):
+    """A backup in a retention dry run, and why it is kept or deleted."""
+
+    backup_id: int
+    name: str
+    created_at: datetime
+    size: int | None = None
+    reasons: list[str] = []
+
+
+class RetentionPreview(_Model):
+    """What retention would do now (nothing is deleted): the rule evaluated (saved
+    values, or the overrides given), the backups it keeps and those it deletes."""
+
+    policy_id: str
+    evaluated_at: datetime
+    retention: RetentionRule
+    keep: list[RetentionItem] = []
+    delete: list[RetentionItem] = []
+    delete_bytes: int = 0
+
+
+class TypeUsage(_Model):
+    count: int
+    total_bytes: int
+
+
+class BackupUsage(_Model):
+    """A project's backup storage: its completed backups (those holding an archive),
+    how many, their archives' bytes, per type, and the per-project quota (``None`` when
+    unlimited)."""
+
+    count: int
+    total_bytes: int
+    by_type: dict[str, TypeUsage] = {}
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    newest_verified_at: datetime | None = None
+    quota_bytes: int | None = None
+
+
+class ProjectBackupUsage(BackupUsage):
+    project_id: int
+    project_name: str
+
+
+class ServerBackupUsage(BackupUsage):
+    """The whole server's backup storage (platform admins): the totals, the free space
+    of the archive storage (``None`` when unknown) and one page of ``projects``, biggest
+    first; ``projects_total`` is the number of projects with backups."""
+
+    storage_free_bytes: int | None = None
+    projects: list[ProjectBackupUsage] = []
+    projects_total: int | None = None
 
 
 @dataclass(frozen=True)
