@@ -19,7 +19,7 @@ from cloudbox.audit.service import Actor
 from cloudbox.auth import service as auth
 from cloudbox.auth.errors import InvalidToken
 from cloudbox.auth.principal import Principal
-from cloudbox.errors import Forbidden, Unauthorized
+from cloudbox.errors import AppError, Forbidden, ProjectNotFound, Unauthorized
 from cloudbox.projects import service as projects
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
@@ -122,6 +122,39 @@ def project_access(
         return access
 
     return dependency
+
+
+def authorize_resource(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    project_id: int,
+    min_role: Role,
+    *,
+    not_found: type[AppError],
+    resource: str,
+    resource_id: str,
+) -> ProjectAccess:
+    """For routes that name a project's resource by its own id (`/api/backups/{id}`,
+    `/api/restores/{id}`, `/api/backup-policies/{id}`): the caller needs `min_role` (keys:
+    the `backups` scope) on the owning project. Someone who is not a member gets the
+    resource's own not-found error, exactly as for an id that does not exist; members'
+    requests, refused or not, are audited on that project."""
+
+    def audited() -> None:
+        mark_audit(request, project_id, principal)
+        request.state.audit_resource = resource
+        request.state.audit_resource_id = resource_id
+
+    try:
+        access = projects.authorize(db, principal, project_id, min_role, Scope.backups)
+    except ProjectNotFound:
+        raise not_found() from None
+    except Forbidden:
+        audited()
+        raise
+    audited()
+    return access
 
 
 Viewer = Annotated[ProjectAccess, Depends(project_access(Role.viewer))]

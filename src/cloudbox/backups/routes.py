@@ -20,7 +20,7 @@ from cloudbox.api.deps import (
     PrincipalDep,
     RuntimeDep,
     actor_of,
-    mark_audit,
+    authorize_resource,
     project_access,
 )
 from cloudbox.api.pagination import PageDep, paged
@@ -32,8 +32,7 @@ from cloudbox.backups.errors import BackupIncomplete, BackupNotFound
 from cloudbox.backups.models import Backup
 from cloudbox.backups.schemas import BackupCreate, BackupOut, VerifyOut
 from cloudbox.db.types import utcnow
-from cloudbox.errors import AppError, Forbidden, InvalidInput, ProjectNotFound
-from cloudbox.projects import service as projects
+from cloudbox.errors import AppError, InvalidInput
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
 from cloudbox.runtime import Runtime
@@ -76,17 +75,16 @@ def backup_access(min_role: Role) -> Callable[..., BackupAccess]:
         row = db.get(Backup, backup_id)
         if row is None:
             raise BackupNotFound()
-        try:
-            access = projects.authorize(db, principal, row.project_id, min_role, Scope.backups)
-        except ProjectNotFound:
-            raise BackupNotFound() from None
-        except Forbidden:
-            mark_audit(request, row.project_id, principal)
-            request.state.audit_resource = "backups"
-            raise
-        mark_audit(request, row.project_id, principal)
-        request.state.audit_resource = "backups"
-        request.state.audit_resource_id = str(row.id)
+        access = authorize_resource(
+            request,
+            db,
+            principal,
+            row.project_id,
+            min_role,
+            not_found=BackupNotFound,
+            resource="backups",
+            resource_id=str(row.id),
+        )
         return BackupAccess(backup=row, access=access)
 
     return dependency

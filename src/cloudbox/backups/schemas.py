@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,43 @@ class ProgressOut(BaseModel):
     items_total: int
     bytes_done: int
     bytes_total: int
+
+
+class JobRow(Protocol):
+    """What backup and restore rows share: durable job progress."""
+
+    status: str
+    phase: str
+    items_done: int
+    items_total: int
+    bytes_done: int
+    bytes_total: int
+    error_code: str | None
+    error_message: str | None
+
+
+def progress_of(row: JobRow) -> ProgressOut:
+    values: dict[str, int | str] = {
+        "items_done": row.items_done,
+        "items_total": row.items_total,
+        "bytes_done": row.bytes_done,
+        "bytes_total": row.bytes_total,
+    }
+    percent = 100.0 if row.status == "completed" else percent_of(values)
+    return ProgressOut(
+        phase=row.phase,
+        percent=percent,
+        items_done=row.items_done,
+        items_total=row.items_total,
+        bytes_done=row.bytes_done,
+        bytes_total=row.bytes_total,
+    )
+
+
+def error_of(row: JobRow) -> ErrorOut | None:
+    if not row.error_code:
+        return None
+    return ErrorOut(code=row.error_code, message=row.error_message or "")
 
 
 class ErrorOut(BaseModel):
@@ -70,13 +107,6 @@ class BackupOut(BaseModel):
 
     @classmethod
     def of(cls, row: Backup) -> BackupOut:
-        values: dict[str, int | str] = {
-            "items_done": row.items_done,
-            "items_total": row.items_total,
-            "bytes_done": row.bytes_done,
-            "bytes_total": row.bytes_total,
-        }
-        percent = 100.0 if row.status == "completed" else percent_of(values)
         return cls(
             id=row.id,
             name=row.name,
@@ -89,10 +119,8 @@ class BackupOut(BaseModel):
             created_at=row.created_at,
             completed_at=row.completed_at,
             project_id=row.project_id,
-            progress=ProgressOut(phase=row.phase, percent=percent, **values),
-            error=ErrorOut(code=row.error_code, message=row.error_message or "")
-            if row.error_code
-            else None,
+            progress=progress_of(row),
+            error=error_of(row),
             backup_version=row.backup_version,
             created_by=ActorOut(**(row.created_by_actor or {"type": "system"})),
             origin=row.origin,

@@ -10,11 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from sqlalchemy import func
 
-from cloudbox.api.deps import DbDep, PrincipalDep, RuntimeDep, mark_audit, project_access
+from cloudbox.api.deps import (
+    DbDep,
+    PrincipalDep,
+    RuntimeDep,
+    authorize_resource,
+    project_access,
+)
 from cloudbox.api.pagination import PageDep, paged
 from cloudbox.backups.models import Backup
 from cloudbox.db.types import utcnow
-from cloudbox.errors import Forbidden, ProjectNotFound
+from cloudbox.errors import Forbidden
 from cloudbox.policies import repository as repo
 from cloudbox.policies import service
 from cloudbox.policies.errors import PolicyNotFound
@@ -32,7 +38,6 @@ from cloudbox.policies.schemas import (
     ServerUsageOut,
     UsageOut,
 )
-from cloudbox.projects import service as projects
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
 
@@ -72,15 +77,16 @@ def policy_access(min_role: Role) -> Callable[..., PolicyAccess]:
         row = repo.get_policy(db, policy_id)
         if row is None:
             raise PolicyNotFound()
-        try:
-            access = projects.authorize(db, principal, row.project_id, min_role, Scope.backups)
-        except ProjectNotFound:
-            raise PolicyNotFound() from None
-        except Forbidden:
-            mark_audit(request, row.project_id, principal)
-            raise
-        mark_audit(request, row.project_id, principal)
-        request.state.audit_resource_id = row.id
+        access = authorize_resource(
+            request,
+            db,
+            principal,
+            row.project_id,
+            min_role,
+            not_found=PolicyNotFound,
+            resource="backup_policies",
+            resource_id=row.id,
+        )
         if request.method in _VERBS:
             request.state.audit_action = f"backup_policies.{_VERBS[request.method]}"
         return PolicyAccess(policy=row, access=access)

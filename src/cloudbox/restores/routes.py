@@ -11,10 +11,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from cloudbox.api.deps import DbDep, PrincipalDep, RuntimeDep, actor_of, mark_audit, project_access
+from cloudbox.api.deps import (
+    DbDep,
+    PrincipalDep,
+    RuntimeDep,
+    actor_of,
+    authorize_resource,
+    project_access,
+)
 from cloudbox.api.pagination import PageDep, paged
 from cloudbox.backups.routes import BackupAdmin
-from cloudbox.errors import Forbidden, ProjectNotFound
 from cloudbox.projects import service as projects
 from cloudbox.projects.roles import Role, Scope
 from cloudbox.projects.service import ProjectAccess
@@ -54,18 +60,16 @@ def restore_access(min_role: Role) -> Callable[..., RestoreAccess]:
         row = db.get(Restore, restore_id)
         if row is None:
             raise RestoreNotFound()
-        try:
-            access = projects.authorize(
-                db, principal, row.target_project_id, min_role, Scope.backups
-            )
-        except ProjectNotFound:
-            raise RestoreNotFound() from None
-        except Forbidden:
-            mark_audit(request, row.target_project_id, principal)
-            raise
-        mark_audit(request, row.target_project_id, principal)
-        request.state.audit_resource = "restores"
-        request.state.audit_resource_id = str(row.id)
+        access = authorize_resource(
+            request,
+            db,
+            principal,
+            row.target_project_id,
+            min_role,
+            not_found=RestoreNotFound,
+            resource="restores",
+            resource_id=str(row.id),
+        )
         return RestoreAccess(restore=row, access=access)
 
     return dependency

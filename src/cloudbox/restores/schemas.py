@@ -6,8 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloudbox.archive import SECTIONS
-from cloudbox.backups.schemas import ActorOut, ErrorOut, ProgressOut
-from cloudbox.jobs.progress import percent_of
+from cloudbox.backups.schemas import ActorOut, ErrorOut, ProgressOut, error_of, progress_of
 from cloudbox.restores.models import Restore
 
 SectionName = Literal[
@@ -62,13 +61,6 @@ class RestoreOut(BaseModel):
 
     @classmethod
     def of(cls, row: Restore) -> RestoreOut:
-        values: dict[str, int | str] = {
-            "items_done": row.items_done,
-            "items_total": row.items_total,
-            "bytes_done": row.bytes_done,
-            "bytes_total": row.bytes_total,
-        }
-        percent = 100.0 if row.status == "completed" else percent_of(values)
         return cls(
             id=row.id,
             backup_id=row.backup_id,
@@ -77,14 +69,12 @@ class RestoreOut(BaseModel):
             status=row.status,
             dry_run=row.dry_run,
             options=row.options or {},
-            progress=ProgressOut(phase=row.phase, percent=percent, **values),
+            progress=progress_of(row),
             plan=row.plan or {},
             warnings=row.warnings or [],
             pre_restore_backup_id=row.pre_restore_backup_id,
             undo_of=row.undo_of,
-            error=ErrorOut(code=row.error_code, message=row.error_message or "")
-            if row.error_code
-            else None,
+            error=error_of(row),
             created_by=ActorOut(**(row.created_by_actor or {"type": "system"})),
             created_at=row.created_at,
             started_at=row.started_at,
