@@ -366,11 +366,15 @@ async def import_backup(
     request.state.audit_action = "backups.import"
     archives = runtime.archives
     body = RequestBody(request)
+
+    def heartbeat(nbytes: int) -> None:
+        service.touch_import(runtime, row.id, nbytes)
+
     try:
         if raw:
             expected = _checksum_param(request.headers.get("x-checksum-sha256"))
             sha256, size = await to_thread.run_sync(
-                service.store_upload, archives, row.file_path, body.pull()
+                service.store_upload, archives, row.file_path, body.pull(), heartbeat
             )
             fields: dict[str, str] = {}
         else:
@@ -380,7 +384,9 @@ async def import_backup(
                 file_field="file",
                 text_fields=frozenset({"name", "description", "sha256"}),
                 on_file=lambda part, seen: None,
-                store=lambda chunks: service.store_upload(archives, row.file_path, chunks),
+                store=lambda chunks: service.store_upload(
+                    archives, row.file_path, chunks, heartbeat
+                ),
             )
             sha256, size = received.stored
             fields = received.fields

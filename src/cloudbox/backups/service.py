@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from cloudbox.backups.sections import SECTION_SPECS, SPECS_BY_NAME, blob_query, 
 from cloudbox.backups.streams import reader_over
 from cloudbox.blobstore import BlobNotFound, ObjectStore, StorageFull
 from cloudbox.collections.service import MAX_DATA_DEPTH
+from cloudbox.config import Settings
 from cloudbox.db.query import rowcount
 from cloudbox.db.types import utcnow
 from cloudbox.jobs import locks
@@ -390,6 +392,18 @@ def _fail(runtime: Runtime, backup_id: int, code: str, message: str) -> None:
 # -- recovery --------------------------------------------------------------------------
 
 
+#: S3 reports when a multipart upload *started*, not when it was last written to, so a
+#: running upload on another machine can look old: only much older ones are abandoned.
+S3_PARTIAL_UPLOAD_AGE = timedelta(hours=24)
+
+
+def partial_archive_age(settings: Settings) -> timedelta:
+    """How old a temporary archive must be before recovery removes it. Local temp files
+    are touched by every write, so a dead job's stops ageing at its last heartbeat."""
+    heartbeat = timedelta(seconds=settings.job_heartbeat_timeout_seconds)
+    return heartbeat if settings.storage == "local" else max(heartbeat, S3_PARTIAL_UPLOAD_AGE)
+
+
 def recover(runtime: Runtime) -> list[int]:
     """Fail backups whose worker died (stale heartbeat) or that waited in the queue too
     long, release their locks and remove partial archives. Safe to run from many
@@ -426,9 +440,7 @@ def recover(runtime: Runtime) -> list[int]:
         recovered.append(backup_id)
     if recovered:
         try:
-            runtime.archives.purge_stale_temp(
-                timedelta(seconds=settings.job_heartbeat_timeout_seconds)
-            )
+            runtime.archives.purge_stale_temp(partial_archive_age(settings))
         except Exception:
             log.exception("could not purge partial archives")
         log.warning("marked interrupted backups as failed: %s", recovered)
@@ -484,16 +496,37 @@ def check_storage_for(runtime: Runtime, project_id: int, nbytes: int) -> None:
         check_storage(db, runtime.archives, project_id, nbytes, runtime.settings.backup_quota_bytes)
 
 
-def store_upload(archives: ObjectStore, key: str, chunks: Iterable[bytes]) -> tuple[str, int]:
-    """Stream the upload into the archive area; the object appears only when complete."""
+def store_upload(
+    archives: ObjectStore,
+    key: str,
+    chunks: Iterable[bytes],
+    heartbeat: Callable[[int], None] | None = None,
+    interval: float = 5.0,
+) -> tuple[str, int]:
+    """Stream the upload into the archive area; the object appears only when complete.
+    `heartbeat(bytes so far)` is called every `interval` seconds, so recovery does not
+    mistake a long upload for a dead job."""
     digest = hashlib.sha256()
     size = 0
+    last = time.monotonic()
     with archives.writer(key) as out:
         for chunk in chunks:
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
+            if heartbeat is not None and time.monotonic() - last >= interval:
+                heartbeat(size)
+                last = time.monotonic()
     return digest.hexdigest(), size
+
+
+def touch_import(runtime: Runtime, backup_id: int, nbytes: int) -> None:
+    with runtime.db.transaction() as db:
+        db.execute(
+            update(Backup)
+            .where(Backup.id == backup_id, Backup.status == STATUS_CREATING)
+            .values(heartbeat_at=utcnow(), bytes_done=nbytes)
+        )
 
 
 def finish_import(
@@ -507,7 +540,38 @@ def finish_import(
     description: str | None,
 ) -> Backup:
     """Verify the stored upload fully; it becomes a completed backup, or is removed with
-    its row and refused with INVALID_ARCHIVE."""
+    its row and refused with INVALID_ARCHIVE. Any other failure (storage, database) also
+    leaves nothing behind."""
+    try:
+        return _finish_import(
+            runtime,
+            backup_id,
+            sha256=sha256,
+            size=size,
+            expected_sha256=expected_sha256,
+            name=name,
+            description=description,
+        )
+    except (InvalidArchiveError, UnsupportedVersionError):
+        raise  # already abandoned
+    except Exception:
+        try:
+            abandon_import(runtime, backup_id)
+        except Exception:  # recovery removes it once its heartbeat is stale
+            log.exception("could not remove the failed import %s", backup_id)
+        raise
+
+
+def _finish_import(
+    runtime: Runtime,
+    backup_id: int,
+    *,
+    sha256: str,
+    size: int,
+    expected_sha256: str | None,
+    name: str | None,
+    description: str | None,
+) -> Backup:
     with runtime.db.session() as db:
         key = get(db, backup_id).file_path
     try:
@@ -530,6 +594,8 @@ def finish_import(
         raise InvalidArchiveError(details={"reason": exc.reason}) from None
     with runtime.db.transaction() as db:
         row = get(db, backup_id)
+        if row.status != STATUS_CREATING:  # recovery declared the upload dead meanwhile
+            raise RuntimeError(f"import {backup_id} is no longer being created")
         row.status = STATUS_COMPLETED
         row.phase = "completed"
         row.size = size

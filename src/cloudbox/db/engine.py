@@ -26,7 +26,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    # No server-side prepared statements: psycopg would switch hot queries to a generic
+    # plan after five runs, which on freshly bulk-loaded tables (no statistics yet) made a
+    # restore's per-batch lookups 60x slower.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"prepare_threshold": None},
+        **kwargs,
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
