@@ -32,8 +32,8 @@ run: install
 test: install-dev lint typecheck pytest test-js
 
 lint: install-dev
-	$(BIN)/ruff check src tests sdk/python
-	$(BIN)/ruff format --check src tests sdk/python
+	$(BIN)/ruff check src tests sdk/python bench
+	$(BIN)/ruff format --check src tests sdk/python bench
 	$(BIN)/lint-imports
 
 typecheck: install-dev
