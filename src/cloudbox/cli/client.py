@@ -626,24 +626,35 @@ def _backup_bar(label: str, as_json: bool) -> tuple[ProgressBar, Callable[[Backu
     return bar, on_progress
 
 
-def _report_backup(backup: Backup, as_json: bool) -> None:
-    """Print the backup; a failed one is an error instead (exit 5 or 6), and with
-    ``--json`` the error document (holding the backup) is the only output."""
-    failed = backup.status == "failed"
+def _report_job(
+    job: Backup | Restore,
+    kind: str,
+    describe: Callable[[Any], None],
+    as_json: bool,
+    *,
+    fail_on_error: bool = True,
+) -> None:
+    """Print a backup or restore; a failed one is an error when ``fail_on_error`` (exit 5
+    or 6), and with ``--json`` the error document (holding the job) is the only output."""
+    failed = fail_on_error and job.status == "failed"
     if not as_json:
-        _describe_backup(backup)
+        describe(job)
     elif not failed:
-        emit_json(backup)
+        emit_json(job)
     if failed:
-        code = backup.error.code if backup.error else "BACKUP_FAILED"
-        message = backup.error.message if backup.error else "the backup failed"
+        code = job.error.code if job.error else f"{kind.upper()}_FAILED"
+        message = job.error.message if job.error else f"the {kind} failed"
         raise Failure(
-            f"backup {backup.id} failed: {message}",
+            f"{kind} {job.id} failed: {message}",
             _job_exit_code(code),
             code=code,
-            details={"backup": backup.model_dump(mode="json")},
+            details={kind: job.model_dump(mode="json")},
             as_json=as_json,
         )
+
+
+def _report_backup(backup: Backup, as_json: bool) -> None:
+    _report_job(backup, "backup", _describe_backup, as_json)
 
 
 @backup.command("create", epilog=EXIT_CODES_HELP)
@@ -915,23 +926,7 @@ def _wait_restore(
 
 
 def _report_restore(restore: Restore, as_json: bool, *, fail_on_error: bool = True) -> None:
-    """Print the restore; a failed one is an error when ``fail_on_error`` (exit 5 or 6),
-    and with ``--json`` the error document (holding the restore) is the only output."""
-    failed = fail_on_error and restore.status == "failed"
-    if not as_json:
-        _describe_restore(restore)
-    elif not failed:
-        emit_json(restore)
-    if failed:
-        code = restore.error.code if restore.error else "RESTORE_FAILED"
-        message = restore.error.message if restore.error else "the restore failed"
-        raise Failure(
-            f"restore {restore.id} failed: {message}",
-            _job_exit_code(code),
-            code=code,
-            details={"restore": restore.model_dump(mode="json")},
-            as_json=as_json,
-        )
+    _report_job(restore, "restore", _describe_restore, as_json, fail_on_error=fail_on_error)
 
 
 @backup.command("restore", epilog=EXIT_CODES_HELP)
