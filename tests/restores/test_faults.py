@@ -298,14 +298,17 @@ def _first_insert_of(section: str) -> Callable[..., bool]:
 
 
 BEFORE_COMMIT: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
-    # the archive's bytes and structure are proven (checksum, digests, rows); the
-    # master-key fingerprint is not checked yet
-    "after_checksum": lambda mp: mp.setattr(
-        restorer, "verify_archive", _after(restorer.verify_archive)
+    # metadata.json is read and the master-key fingerprint matches; nothing else is proven
+    "after_fingerprint": lambda mp: mp.setattr(
+        restorer, "check_fingerprint", _after(restorer.check_fingerprint)
     ),
-    "after_verify": lambda mp: mp.setattr(restorer, "verify", _after(restorer.verify)),
-    "after_blobs_staged": lambda mp: mp.setattr(
-        restorer, "plan_and_stage", _after(restorer.plan_and_stage)
+    # the first blob is staged (or found present); the checksum is not compared yet
+    "after_first_blob_staged": lambda mp: mp.setattr(
+        restorer, "_stage_blob", _after(restorer._stage_blob)
+    ),
+    # the archive's bytes are proven (checksum, digests) and every blob is staged
+    "after_verify_and_stage": lambda mp: mp.setattr(
+        restorer, "verify_and_stage", _after(restorer.verify_and_stage)
     ),
     "after_pre_restore_backup": lambda mp: mp.setattr(
         restore_service, "_pre_restore_backup", _after(restore_service._pre_restore_backup)

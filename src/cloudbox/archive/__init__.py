@@ -14,6 +14,7 @@ from cloudbox.archive.format import (
 )
 from cloudbox.archive.reader import (
     ArchiveReader,
+    ArchiveScan,
     InvalidArchive,
     Member,
     MemberKind,
@@ -40,6 +41,7 @@ __all__ = [
     "ArchiveLimits",
     "ArchiveReader",
     "ArchiveResult",
+    "ArchiveScan",
     "ArchiveWriteError",
     "ArchiveWriter",
     "BlobMismatchError",

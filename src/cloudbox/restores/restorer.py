@@ -1,43 +1,54 @@
 """Applies a verified archive to a target project, all or nothing (DESIGN §2.2, §4).
 
-Passes over the stored archive, each streaming (memory bounded by batch sizes):
+Two streaming passes over the stored archive (memory bounded by batch sizes):
 
-1. **verify** — the strict reader's full pass: names, order, every member digest and size,
-   every row parsed strictly, manifest, version, the whole archive's SHA-256 against the
-   checksum recorded with the backup, and the master-key fingerprint;
-2. **plan and stage** — counts what each section would create, replace and remove
-   against the target (read-only queries), and streams every blob into the blob store
-   (idempotent, content-addressed: unreferenced blobs are collected later);
-3. **apply** — one database transaction deletes the target's rows of the chosen sections,
+1. **verify and stage** — one read checks every structural rule, every member digest and
+   size, the master-key fingerprint (from metadata.json, before any blob is staged) and,
+   last, the whole archive's SHA-256 against the checksum recorded when the backup was
+   written or imported; meanwhile it counts what each section would create, replace and
+   remove in the target (read-only queries, only for sections the target already holds
+   or with server-wide unique values) and streams the blobs the store lacks into it
+   (idempotent, content-addressed: blobs left by a failed restore are collected later);
+2. **apply** — one database transaction deletes the target's rows of the chosen sections,
    inserts the archive's rows with `project_id` rewritten, takes blob references, checks
-   the counts, records the audit entry and finishes the restore row; then commits.
+   the counts, records the audit entry and finishes the restore row; then commits. It
+   reads only the sections, which precede the blobs, and re-checks their digests against
+   pass 1.
 
+The recorded SHA-256 is what lets rows skip the strict JSON parser: the writer produced
+them from the database, or the import parsed every one strictly, and the matching digest
+proves these are those bytes. Rows are parsed once, in pass 2, by the C parser.
 Anything that fails before the commit leaves the target exactly as it was. A dry run
-stops after pass 2 without staging blobs.
+stops after pass 1 without staging blobs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cloudbox.archive import ArchiveLimits, ArchiveReader, VerifiedArchive, verify_archive
-from cloudbox.backups.sections import SECTION_SPECS, SPECS_BY_NAME, SectionSpec, decode_row
+from cloudbox.archive import ArchiveLimits, ArchiveReader, ArchiveScan, Member, VerifiedArchive
+from cloudbox.backups.sections import SECTION_SPECS, SPECS_BY_NAME, SectionSpec
 from cloudbox.backups.streams import reader_over
 from cloudbox.blobstore import BlobStore, ObjectStore
 from cloudbox.db.base import Base
 from cloudbox.files.blobrefs import acquire, release_files
 from cloudbox.jobs.progress import Progress
+from cloudbox.restores.bulk import SectionLoader
 from cloudbox.restores.errors import InvalidArchiveError, MasterKeyMismatch, RestoreFailed
 
-BATCH = 1000
+BATCH = 2000
+T = TypeVar("T")
+#: sections whose rows may hold values another project already has (server-wide unique)
+CONFLICT_SECTIONS = frozenset({"api_keys", "function_domains"})
 
 #: sections a section's rows point at (foreign keys)
 DEPENDENCIES: dict[str, frozenset[str]] = {
@@ -173,26 +184,123 @@ def open_archive(archives: ObjectStore, key: str, ctx: RestoreContext) -> io.Buf
     return io.BufferedReader(raw, 1 << 20)
 
 
-# -- passes 1 and 2 ---------------------------------------------------------------------
+# -- pass 1: verify, plan and stage ------------------------------------------------------
 
 
-def verify(archives: ObjectStore, key: str, checksum: str, ctx: RestoreContext) -> VerifiedArchive:
-    """Passes 1 and 2 in one read: every structural rule, every member digest, every row,
-    and the whole archive's SHA-256 against the checksum recorded when it was stored."""
-    ctx.progress.update(phase="verify")
-    with open_archive(archives, key, ctx) as source:
-        verified = verify_archive(
-            source, ctx.limits, expected_sha256=checksum.removeprefix("sha256:")
-        )
-    fingerprint = verified.metadata.get("key_fingerprint")
+def check_fingerprint(metadata: dict[str, Any] | None, ctx: RestoreContext) -> None:
+    """Secrets in the archive are only usable under the master key they were sealed with."""
+    fingerprint = (metadata or {}).get("key_fingerprint")
     if fingerprint != ctx.key_fingerprint:
         raise MasterKeyMismatch(
             details={"archive_key": fingerprint, "server_key": ctx.key_fingerprint}
         )
-    return verified
 
 
-# -- pass 3: plan and stage ------------------------------------------------------------
+def verify_and_stage(
+    conn: Session,
+    archives: ObjectStore,
+    key: str,
+    checksum: str,
+    blobs: BlobStore,
+    ctx: RestoreContext,
+    *,
+    stage: bool,
+) -> tuple[VerifiedArchive, RestorePlan]:
+    """Pass 1: prove the archive, plan the restore and (unless a dry run) stage blobs."""
+    ctx.progress.update(phase="verify")
+    plan = RestorePlan()
+    target = ctx.target_project_id
+    existing = {name: _count_existing(conn, SPECS_BY_NAME[name], target) for name in ctx.sections}
+    with open_archive(archives, key, ctx) as source:
+        scan = ArchiveScan(
+            source, ctx.limits, check_rows=False, expected_sha256=checksum.removeprefix("sha256:")
+        )
+        for member in scan:
+            if member.kind == "metadata":
+                check_fingerprint(scan.metadata, ctx)
+            elif member.kind == "section" and member.section in ctx.sections:
+                spec = SPECS_BY_NAME[member.section]
+                plan.sections[spec.name] = _plan_section(
+                    conn, member, spec, existing[spec.name], plan, ctx
+                )
+            elif member.kind == "blob" and "files" in ctx.sections and member.sha256:
+                _stage_blob(member, member.sha256, blobs, plan, ctx, stage=stage)
+        verified = scan.result()
+    for name in ctx.sections:
+        section_plan = plan.sections.setdefault(name, SectionPlan(existing_rows=existing[name]))
+        section_plan.archive_rows = verified.sections.get(name, 0)
+        if name == "project":  # the target's own row: its settings are replaced
+            section_plan.overlap = section_plan.archive_rows
+    return verified, plan
+
+
+def _stage_blob(
+    member: Member,
+    sha256: str,
+    blobs: BlobStore,
+    plan: RestorePlan,
+    ctx: RestoreContext,
+    *,
+    stage: bool,
+) -> None:
+    if plan.blob_count == 0:
+        ctx.progress.update(phase="stage" if stage else "plan")
+    plan.blob_count += 1
+    plan.blob_bytes += member.size
+    if blobs.exists(sha256):
+        # Content-addressed: the bytes are already there. If the collector removes them
+        # before the apply takes its reference, `acquire` notices and the restore fails
+        # retryable with the target unchanged.
+        return
+    plan.new_blob_bytes += member.size
+    if stage:
+        blobs.put_stream(member.chunks(), expected_sha256=sha256)
+
+
+def _plan_section(
+    conn: Session,
+    member: Member,
+    spec: SectionSpec,
+    existing_rows: int,
+    plan: RestorePlan,
+    ctx: RestoreContext,
+) -> SectionPlan:
+    """Overlap and conflicts need the rows' keys: read only where they can exist."""
+    section_plan = SectionPlan(existing_rows=existing_rows)
+    if spec.name == "project" or (existing_rows == 0 and spec.name not in CONFLICT_SECTIONS):
+        return section_plan
+    skip: set[tuple[Any, ...]] = set()
+    for batch in _batches(parse_rows(member)):
+        ctx.check_cancelled()
+        for row, reason in _conflicts(conn, spec, ctx, batch):
+            if reason == "API_KEY_IN_USE" and not ctx.keep_credentials_active:
+                plan.rehash.add(_row_key(spec, row))
+                reason = "API_KEY_DISABLED"
+            else:
+                skip.add(_row_key(spec, row))
+            plan.warnings.append(_warning(spec, row, reason))
+        if existing_rows:
+            keys = [k for k in (_row_key(spec, r) for r in batch) if k not in skip]
+            section_plan.overlap += _count_overlap(conn, spec, ctx.target_project_id, keys)
+    section_plan.skipped = len(skip)
+    if skip:
+        plan.skip[spec.name] = skip
+    return section_plan
+
+
+def parse_rows(member: Member) -> Iterator[dict[str, Any]]:
+    """A section's rows by the C parser: the archive's recorded digest proved them."""
+    loads = json.loads
+    for line in member.lines():
+        try:
+            row = loads(line)
+        except ValueError:
+            row = None
+        if type(row) is not dict:
+            raise InvalidArchiveError(
+                details={"reason": f"{member.name}: a line is not a JSON object"}
+            )
+        yield row
 
 
 def _key_columns(spec: SectionSpec) -> list[str]:
@@ -267,64 +375,6 @@ def _conflicts(
     return out
 
 
-def plan_and_stage(
-    conn: Session,
-    archives: ObjectStore,
-    key: str,
-    verified: VerifiedArchive,
-    blobs: BlobStore,
-    ctx: RestoreContext,
-    *,
-    stage: bool,
-) -> RestorePlan:
-    """Pass 3: count what would change, find conflicts, and (unless a dry run) stage blobs."""
-    ctx.progress.update(phase="plan" if not stage else "stage")
-    plan = RestorePlan()
-    wanted_blobs = "files" in ctx.sections
-    with open_archive(archives, key, ctx) as source:
-        for member in ArchiveReader(source, verified, ctx.limits):
-            if member.kind == "section" and member.section in ctx.sections:
-                spec = SPECS_BY_NAME[member.section]
-                section_plan = SectionPlan(
-                    existing_rows=_count_existing(conn, spec, ctx.target_project_id)
-                )
-                skip: set[tuple[Any, ...]] = set()
-                for batch in _batches(member.rows()):
-                    section_plan.archive_rows += len(batch)
-                    if spec.name == "project":  # the target's own row: its settings are replaced
-                        section_plan.overlap += len(batch)
-                        continue
-                    for row, reason in _conflicts(conn, spec, ctx, batch):
-                        if reason == "API_KEY_IN_USE" and not ctx.keep_credentials_active:
-                            plan.rehash.add(_row_key(spec, row))
-                            reason = "API_KEY_DISABLED"
-                        else:
-                            skip.add(_row_key(spec, row))
-                        plan.warnings.append(_warning(spec, row, reason))
-                    keys = [_row_key(spec, r) for r in batch if _row_key(spec, r) not in skip]
-                    section_plan.overlap += _count_overlap(conn, spec, ctx.target_project_id, keys)
-                    ctx.progress.add(items=len(batch))
-                section_plan.skipped = len(skip)
-                plan.sections[spec.name] = section_plan
-                if skip:
-                    plan.skip[spec.name] = skip
-            elif member.kind == "blob" and wanted_blobs and member.sha256 is not None:
-                plan.blob_count += 1
-                plan.blob_bytes += member.size
-                if stage:
-                    if not blobs.exists(member.sha256):
-                        plan.new_blob_bytes += member.size
-                    blobs.put_stream(member.chunks(), expected_sha256=member.sha256)
-                elif not blobs.exists(member.sha256):
-                    plan.new_blob_bytes += member.size
-    for name in ctx.sections - set(plan.sections):
-        spec = SPECS_BY_NAME[name]
-        plan.sections[name] = SectionPlan(
-            existing_rows=_count_existing(conn, spec, ctx.target_project_id)
-        )
-    return plan
-
-
 def _warning(spec: SectionSpec, row: dict[str, Any], reason: str) -> dict[str, Any]:
     if reason == "DOMAIN_TAKEN":
         return {
@@ -344,10 +394,10 @@ def _warning(spec: SectionSpec, row: dict[str, Any], reason: str) -> dict[str, A
     return {"code": reason, "section": spec.name, "id": row.get("id"), "message": message}
 
 
-def _batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
+def _batches(items: Iterator[T], size: int = BATCH) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -355,7 +405,7 @@ def _batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list
         yield batch
 
 
-# -- pass 4: apply ---------------------------------------------------------------------
+# -- pass 2: apply ---------------------------------------------------------------------
 
 
 def _table(name: str) -> Table:
@@ -381,6 +431,8 @@ def clear_target(conn: Session, ctx: RestoreContext) -> None:
 def _transform(
     spec: SectionSpec, values: dict[str, Any], ctx: RestoreContext, plan: RestorePlan
 ) -> dict[str, Any]:
+    """What a restore changes in an archived row (credentials copied disabled, audit
+    entries marked imported); the row is a fresh dict parsed for this pass."""
     if (
         ctx.cross_project
         and not ctx.keep_credentials_active
@@ -411,43 +463,54 @@ def apply(
     plan: RestorePlan,
     ctx: RestoreContext,
 ) -> dict[str, int]:
-    """Pass 4, inside the caller's transaction. Returns rows inserted per section."""
+    """Pass 2, inside the caller's transaction. Returns rows inserted per section."""
     ctx.progress.update(phase="apply")
     clear_target(conn, ctx)
     inserted: Counter[str] = Counter()
     target = ctx.target_project_id
     with open_archive(archives, key, ctx) as source:
         for member in ArchiveReader(source, verified, ctx.limits):
+            if member.kind in ("blob", "manifest"):
+                break  # sections come first; pass 1 verified and staged the rest
             if member.kind != "section" or member.section not in ctx.sections:
                 continue
             spec = SPECS_BY_NAME[member.section]
-            skip = plan.skip.get(spec.name, set())
-            for batch in _batches(member.rows()):
+            skip = plan.skip.get(spec.name)
+            loader = SectionLoader(conn, spec, target)
+            if loader.reads_lines and not skip:
+                for lines in _batches(member.lines()):
+                    ctx.check_cancelled()
+                    inserted[spec.name] += loader.insert_lines(lines)
+                    ctx.progress.add(items=len(lines))
+                continue
+            for batch in _batches(parse_rows(member)):
                 ctx.check_cancelled()
                 if spec.name == "project":
                     _apply_project(conn, batch, target)
                     inserted[spec.name] += len(batch)
                     continue
-                rows = [r for r in batch if _row_key(spec, r) not in skip]
+                rows = [r for r in batch if _row_key(spec, r) not in skip] if skip else batch
                 if spec.name == "audit_logs":
                     rows = _new_audit_rows(conn, spec, target, rows)
-                values = [_transform(spec, _decode(spec, row, target), ctx, plan) for row in rows]
+                values = [_transform(spec, row, ctx, plan) for row in rows]
                 if spec.name == "files":
-                    for sha256, count in Counter(v["sha256"] for v in values).items():
-                        size = next(v["size"] for v in values if v["sha256"] == sha256)
-                        acquire(conn, blobs, sha256, int(size), count)
-                if values:
-                    conn.execute(spec.table.insert(), values)
-                inserted[spec.name] += len(values)
+                    _acquire_blobs(conn, blobs, values)
+                inserted[spec.name] += loader.insert(values)
                 ctx.progress.add(items=len(batch))
     return dict(inserted)
 
 
-def _decode(spec: SectionSpec, row: dict[str, Any], target: int) -> dict[str, Any]:
-    try:
-        return decode_row(spec, row, target)
-    except ValueError as exc:
-        raise InvalidArchiveError(details={"reason": str(exc)[:300]}) from None
+def _acquire_blobs(conn: Session, blobs: BlobStore, files: list[dict[str, Any]]) -> None:
+    sizes: dict[str, int] = {}
+    counts: Counter[str] = Counter()
+    for row in files:
+        sha256, size = row.get("sha256"), row.get("size")
+        if not isinstance(sha256, str) or not isinstance(size, int) or isinstance(size, bool):
+            raise InvalidArchiveError(details={"reason": "files rows need sha256 and size"})
+        sizes.setdefault(sha256, size)
+        counts[sha256] += 1
+    for sha256, count in counts.items():
+        acquire(conn, blobs, sha256, sizes[sha256], count)
 
 
 def _apply_project(conn: Session, rows: list[dict[str, Any]], target: int) -> None:

@@ -172,7 +172,12 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
             row.dry_run,
         )
 
-    progress = Progress(phase="starting", bytes_total=size * (2 if dry_run else 3))
+    # pass 1 reads the whole archive; pass 2 only its sections (at most the whole again)
+    progress = Progress(
+        phase="starting",
+        bytes_total=size * (1 if dry_run else 2),
+        max_bytes_per_second=runtime.settings.job_max_bytes_per_second,
+    )
 
     def flush(values: dict[str, int | str]) -> bool:
         with db.transaction() as session:
@@ -195,10 +200,9 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
                 check_cancelled=reporter.check_cancelled,
                 limits=limits,
             )
-            verified = restorer.verify(runtime.archives, key, checksum, ctx)
             with db.session() as read:
-                plan = restorer.plan_and_stage(
-                    read, runtime.archives, key, verified, runtime.blobs, ctx, stage=not dry_run
+                verified, plan = restorer.verify_and_stage(
+                    read, runtime.archives, key, checksum, runtime.blobs, ctx, stage=not dry_run
                 )
                 read.rollback()
             if dry_run:
