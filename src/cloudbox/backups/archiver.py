@@ -2,9 +2,11 @@
 
 Every section is read through the same read-only transaction — a WAL snapshot on
 SQLite, REPEATABLE READ on PostgreSQL — so a document or file written while the backup
-runs is wholly in it or wholly out of it, and writers are never blocked. Rows stream
-through server-side cursors in batches; file contents stream from the blob store, which
-never changes a blob under a reader (blobs are immutable).
+runs is wholly in it or wholly out of it, and writers are never blocked. The database
+builds each section's lines (`sections.json_line`); they stream through the snapshot
+connection's own cursor (server-side on PostgreSQL) in batches, joined into chunks
+without per-row Python. File contents stream from the blob store, which never changes a
+blob under a reader (blobs are immutable).
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ from sqlalchemy import Connection
 
 from cloudbox import __version__
 from cloudbox.archive import SECTIONS, ArchiveResult, ArchiveWriter
-from cloudbox.backups.sections import SPECS_BY_NAME, blob_query, count_sections, encode_rows
+from cloudbox.backups.sections import (
+    BATCH_ROWS,
+    SPECS_BY_NAME,
+    SectionSpec,
+    blob_query,
+    count_sections,
+    section_chunks,
+)
 from cloudbox.blobstore import BlobStore
 from cloudbox.db.engine import Database
 from cloudbox.jobs.progress import Progress
 
-BATCH_ROWS = 2000
 #: rough size of one JSON row, for the byte total shown before the real size is known
 ESTIMATED_ROW_BYTES = 300
 
@@ -110,16 +118,13 @@ def write_project(
             spec = SPECS_BY_NAME[name]
             progress.update(phase=f"section:{name}")
 
-            def rows(spec: Any = spec) -> Iterator[bytes]:
-                for n, line in enumerate(
-                    encode_rows(spec, _stream(conn, spec.rows_query(project_id, now)))
-                ):
-                    if n % BATCH_ROWS == 0:
-                        check_cancelled()
-                    progress.add(items=1)
-                    yield line
+            def lines(spec: SectionSpec = spec) -> Iterator[bytes]:
+                for rows, chunk in section_chunks(conn, spec, project_id, now):
+                    check_cancelled()
+                    progress.add(items=rows)
+                    yield chunk
 
-            writer.write_section(name, rows())
+            writer.write_section_chunks(name, lines())
         progress.update(phase="blobs")
         for sha256, size in _stream(conn, blob_query(project_id)):
             check_cancelled()

@@ -1,0 +1,90 @@
+"""Documents the database turns into archive lines itself (`sections.json_line`) come
+back from a restore exactly: unicode, nesting, JSON and SQL nulls, big integers,
+timestamps with and without a fraction — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from cloudbox.backups.sections import SPECS_BY_NAME
+from cloudbox.runtime import Runtime
+from tests.plugins.api import Account
+from tests.plugins.jobs import completed_backup
+from tests.restores.test_roundtrip import restored
+
+DOCUMENTS = SPECS_BY_NAME["documents"]
+DATA: list[Any] = [
+    {"text": 'é☃ 😀 \u2028 \t\n"quoted" \\back\\ </script>', "ключ": ["ü", {"日本": "語"}]},
+    {"deep": {"a": [1, [2, [3, {"b": None}]]], "empty": {}, "list": []}, "z": None},
+    {"big": 2**63 + 1, "neg": -(2**70), "float": 0.1, "exp": 1e300, "tiny": 5e-324},
+    {"bools": [True, False], "null": None, "num_str": "123", "zero": 0},
+    {},
+]
+STAMPS = [
+    datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC),  # no fraction: isoformat drops it
+    datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1999, 12, 31, 12, 30, 0, 1, tzinfo=UTC),
+]
+
+
+def _documents(runtime: Runtime, project_id: int) -> list[dict[str, Any]]:
+    table = DOCUMENTS.table
+    with runtime.db.engine.connect() as conn:
+        rows = conn.execute(
+            select(*DOCUMENTS.columns())
+            .where(table.c.project_id == project_id)
+            .order_by(table.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def test_documents_round_trip_exactly(
+    account: Account, project: dict[str, Any], runtime: Runtime
+) -> None:
+    pid = project["id"]
+    response = account.post(f"/api/projects/{pid}/collections", json={"name": "things"})
+    assert response.status_code == 201, response.text
+    collection_id = response.json()["id"]
+    rows = [
+        {
+            "project_id": pid,
+            "collection_id": collection_id,
+            "id": f"doc-{n}-ü",
+            "data": data,
+            "version": 2**31 - 1 - n,
+            "created_at": STAMPS[n % len(STAMPS)],
+            "updated_at": STAMPS[(n + 1) % len(STAMPS)],
+        }
+        for n, data in enumerate(DATA)
+    ]
+    with runtime.db.transaction() as db:
+        db.execute(insert(DOCUMENTS.table), rows)
+    source = _documents(runtime, pid)
+    assert len(source) == len(DATA)
+
+    backup = completed_backup(account, pid)
+    path = runtime.archives.local_path(backup["file_path"])
+    assert path is not None
+    with tarfile.open(path) as tar:
+        member = tar.extractfile("data/documents.ndjson")
+        assert member is not None
+        lines = member.read().splitlines()
+    archived = sorted((json.loads(line) for line in lines), key=lambda row: str(row["id"]))
+    keys = [c.name for c in DOCUMENTS.columns()]
+    assert [list(row) for row in archived] == [keys] * len(DATA)
+    for row, expected in zip(archived, source, strict=True):
+        assert row["data"] == expected["data"]
+        for name in ("created_at", "updated_at"):
+            # the archive's form: isoformat of the aware UTC value, "Z" for "+00:00"
+            assert row[name] == expected[name].isoformat().replace("+00:00", "Z")
+    assert b'"created_at":"2024-01-01T00:00:00Z"' in b"\n".join(lines)
+
+    target = account.create_project("Copy")["id"]
+    restored(account, backup["id"], target_project_id=target, pre_restore_backup=False)
+    copy = _documents(runtime, target)
+    assert copy == source
