@@ -252,32 +252,55 @@ class Api:
 
 
 class PeakRss:
-    """Peak resident memory of a process (and its children), sampled in a thread."""
+    """Peak resident memory of a process and its children, sampled in a thread.
+
+    `peak` is the peak of their sum; `own_peak` and `children_peak` split it, because under
+    `cloudbox serve` the jobs run in a `cloudbox worker` child (the job process) while the
+    server itself only answers requests: each has its own peak, and the sum is what the
+    machine pays.
+    """
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
-        self.start = 0
-        self.peak = 0
+        self.start = self.own_start = self.children_start = 0
+        self.peak = self.own_peak = self.children_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> int:
-        total = self.process.memory_info().rss
+    def _sample_split(self) -> tuple[int, int]:
+        own = int(self.process.memory_info().rss)
+        children = 0
         for child in self.process.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-        return int(total)
+                children += int(child.memory_info().rss)
+        return own, children
+
+    def _sample(self) -> int:
+        own, children = self._sample_split()
+        return own + children
+
+    def _record(self) -> None:
+        own, children = self._sample_split()
+        self.peak = max(self.peak, own + children)
+        self.own_peak = max(self.own_peak, own)
+        self.children_peak = max(self.children_peak, children)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.peak = max(self.peak, self._sample())
+                self._record()
             except psutil.Error:
                 return
 
     def __enter__(self) -> PeakRss:
-        self.start = self.peak = self._sample()
+        self.own_start, self.children_start = self._sample_split()
+        self.start = self.own_start + self.children_start
+        self.peak, self.own_peak, self.children_peak = (
+            self.start,
+            self.own_start,
+            self.children_start,
+        )
         self._thread.start()
         return self
 
@@ -285,7 +308,7 @@ class PeakRss:
         self._stop.set()
         self._thread.join(5)
         with contextlib.suppress(psutil.Error):
-            self.peak = max(self.peak, self._sample())
+            self._record()
 
     @property
     def peak_mb(self) -> float:
@@ -294,6 +317,20 @@ class PeakRss:
     @property
     def start_mb(self) -> float:
         return self.start / 2**20
+
+    @property
+    def own_peak_mb(self) -> float:
+        return self.own_peak / 2**20
+
+    @property
+    def children_peak_mb(self) -> float:
+        return self.children_peak / 2**20
+
+    @property
+    def job_peak_mb(self) -> float:
+        """The process that ran the job: the worker child if there is one, else the
+        process itself (jobs in its threads)."""
+        return self.children_peak_mb if self.children_peak else self.own_peak_mb
 
 
 # -- statistics --------------------------------------------------------------------------

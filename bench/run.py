@@ -12,8 +12,10 @@ Measures (see docs/performance.md for what each number means and the targets):
    every restored project is compared with its source and the run fails if they differ;
 4. documents per second for backup and restore on SQLite and on PostgreSQL (a project
    holding only the documents);
-5. peak RSS of the process doing the work (the `cloudbox serve` process in the embedded
-   SQLite shape; the `cloudbox worker` on Redis in the PostgreSQL shape);
+5. peak RSS of the process doing the work (in the embedded SQLite shape the `cloudbox
+   worker` child that `cloudbox serve` runs jobs in, with serve's own peak beside it, or
+   serve itself with CLOUDBOX_EMBEDDED_WORKER=thread; the `cloudbox worker` on Redis in
+   the PostgreSQL shape);
 6. p50/p99 latency of `GET /api/projects/{id}` (and `GET /api/health/ready`) while a backup
    runs, vs the same requests idle.
 
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from sqlalchemy import Engine, create_engine, text
 
 from bench import baselines
@@ -160,7 +163,28 @@ class Shape:
 
     @property
     def work_process(self) -> str:
-        return "cloudbox worker" if self.worker is not None else "cloudbox serve"
+        if self.worker is not None:
+            return "cloudbox worker"
+        if self.serve_worker_pid() is not None:
+            return "cloudbox worker child of serve"
+        return "cloudbox serve"
+
+    def serve_worker_pid(self) -> int | None:
+        """The `cloudbox worker` child `cloudbox serve` runs jobs in (embedded shape,
+        CLOUDBOX_EMBEDDED_WORKER=process), if any."""
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.server.pid).children(recursive=True):
+                if "worker" in child.cmdline():
+                    return int(child.pid)
+        return None
+
+    @property
+    def job_pid(self) -> int:
+        """The process that runs the jobs (for a profiler; RSS sampling uses `work_pid`,
+        whose children it includes, so a restarted worker child is still counted)."""
+        if self.worker is not None:
+            return self.worker.pid
+        return self.serve_worker_pid() or self.server.pid
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -169,6 +193,29 @@ class Shape:
             self.worker.stop()
         self.server.stop()
         self.engine.dispose()
+
+
+def _record_rss(body: dict[str, Any], rss: PeakRss) -> None:
+    """The job process's peak (the worker child of serve, else the sampled process) is
+    the headline; the server's own peak and the sum are kept beside it."""
+    body["peak_rss_mb"] = rss.job_peak_mb
+    body["start_rss_mb"] = (rss.children_start if rss.children_peak else rss.own_start) / MiB
+    body["server_peak_rss_mb"] = rss.own_peak_mb
+    body["total_peak_rss_mb"] = rss.peak_mb
+
+
+def _rss_text(rss: PeakRss) -> str:
+    if not rss.children_peak:
+        return f"{rss.own_peak_mb:.0f} MB"
+    return (
+        f"{rss.job_peak_mb:.0f} MB job process (serve itself {rss.own_peak_mb:.0f} MB, "
+        f"together {rss.peak_mb:.0f} MB)"
+    )
+
+
+def _idle_rss(shape: Shape) -> dict[str, float]:
+    own, children = PeakRss(shape.work_pid)._sample_split()
+    return {"job": (children or own) / MiB, "server": own / MiB, "total": (own + children) / MiB}
 
 
 def _rotate(items: list[Any], n: int) -> list[Any]:
@@ -192,12 +239,11 @@ def backup_rounds(
         def go() -> None:
             with PeakRss(shape.work_pid) as rss:
                 body = shape.api.backup(project_id, f"{label} round {r + 1}")
-            body["peak_rss_mb"] = rss.peak_mb
-            body["start_rss_mb"] = rss.start_mb
+            _record_rss(body, rss)
             backups.append(body)
             log(
                 f"  {label} backup round {r + 1}: {body['seconds']:.2f} s, "
-                f"{body['size'] / MiB:.1f} MiB, peak RSS {rss.peak_mb:.0f} MB"
+                f"{body['size'] / MiB:.1f} MiB, peak RSS {_rss_text(rss)}"
             )
 
         return go
@@ -240,11 +286,10 @@ def restore_rounds(
             target = shape.api.create_project(f"{label} restore {r + 1} {uuid.uuid4().hex[:6]}")
             with PeakRss(shape.work_pid) as rss:
                 body = shape.api.restore(backup_id, target)
-            body["peak_rss_mb"] = rss.peak_mb
-            body["start_rss_mb"] = rss.start_mb
+            _record_rss(body, rss)
             log(
                 f"  {label} restore round {r + 1}: {body['seconds']:.2f} s, "
-                f"peak RSS {rss.peak_mb:.0f} MB; verifying"
+                f"peak RSS {_rss_text(rss)}; verifying"
             )
             body["verification"] = check_restored(
                 shape.engine,
@@ -492,6 +537,18 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
             yes[_met("peak_rss_mb", results["peak_rss_mb"])],
         )
     )
+    if rss.get("process", "").startswith("cloudbox worker child"):
+        rows.append(
+            (
+                "Peak RSS (cloudbox serve itself; serve + child)",
+                f"{rss['server_mb']:.0f} MB (idle {rss['server_idle_mb']:.0f}); "
+                f"{rss['total_mb']:.0f} MB",
+                "—",
+                "—",
+                "—",
+                "—",
+            )
+        )
     if rss.get("postgresql"):
         pg = rss["postgresql"]
         rows.append(
@@ -622,7 +679,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "restore.vs_tar_xzf": "CloudBox restore seconds / tar xzf seconds (times slower)",
             "archive.size_vs_gzip6": "CloudBox archive bytes / tar czf (gzip -6) bytes",
             "docs_per_second": "documents / request→completed seconds, documents-only project",
-            "peak_rss_mb": "peak RSS of the process doing the work, during backups and restores",
+            "peak_rss_mb": "peak RSS of the process doing the work, during backups and "
+            "restores (serve's worker child when jobs run in one; peak_rss.server_mb is "
+            "serve itself, peak_rss.total_mb the two together)",
             "p99_ratio": "p99 of GET /api/projects/{id} during a backup / idle p99",
             "seconds": "server-side created_at → completed_at of the backup or restore row",
         },
@@ -653,7 +712,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             results["dataset"]["load_seconds_sqlite"] = time.perf_counter() - t0
             log(f"loaded into SQLite in {results['dataset']['load_seconds_sqlite']:.1f} s")
-            idle_rss = PeakRss(shape.work_pid)._sample() / MiB
+            idle_rss = _idle_rss(shape)
+            work_process = shape.work_process  # while serve (and its worker child) runs
 
             # (1) backup vs tar czf / pigz / tar cf, (2) sizes
             czf = work / "baseline.tar.gz"
@@ -783,8 +843,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     main_peaks = [x["peak_rss_mb"] for x in backups + restores]
     results["peak_rss_mb"] = max(main_peaks)
     results["peak_rss"] = {
-        "process": f"{shape.work_process}, SQLite embedded shape",
-        "idle_mb": idle_rss,
+        "process": f"{work_process}, SQLite embedded shape",
+        "idle_mb": idle_rss["job"],
+        "server_mb": max(x["server_peak_rss_mb"] for x in backups + restores),
+        "server_idle_mb": idle_rss["server"],
+        "total_mb": max(x["total_peak_rss_mb"] for x in backups + restores),
+        "total_idle_mb": idle_rss["total"],
         "backup_mb": summary([x["peak_rss_mb"] for x in backups]),
         "restore_mb": summary([x["peak_rss_mb"] for x in restores]),
         "documents_only_mb": max(x["peak_rss_mb"] for x in doc_backups + doc_restores),
@@ -831,7 +895,7 @@ def run_postgres(args: argparse.Namespace, spec: DatasetSpec, work: Path) -> dic
             shape.api.client, shape.database_url, spec, "docs", plain=None, with_files=False
         )
         load_seconds = time.perf_counter() - t0
-        idle = PeakRss(shape.work_pid)._sample() / MiB
+        idle = _idle_rss(shape)["job"]
         log(f"loaded {docs.documents:,} documents into PostgreSQL in {load_seconds:.1f} s")
         backups, _ = backup_rounds(shape, docs.project_id, args.rounds, "pg docs")
         restores, _ = restore_rounds(
@@ -858,11 +922,11 @@ def profile_jobs(shape: Shape, project_id: int, backup_id: int, work: Path) -> d
     from bench.profiling import py_spy
 
     out: dict[str, Any] = {}
-    with py_spy(shape.work_pid, RESULTS_DIR / f"profile-backup-{shape.name}.txt") as prof:
+    with py_spy(shape.job_pid, RESULTS_DIR / f"profile-backup-{shape.name}.txt") as prof:
         shape.api.backup(project_id, "profiled")
     out["backup"] = prof.report
     target = shape.api.create_project("profiled restore")
-    with py_spy(shape.work_pid, RESULTS_DIR / f"profile-restore-{shape.name}.txt") as prof:
+    with py_spy(shape.job_pid, RESULTS_DIR / f"profile-restore-{shape.name}.txt") as prof:
         shape.api.restore(backup_id, target)
     out["restore"] = prof.report
     shape.api.delete(f"/api/projects/{target}")

@@ -1,6 +1,7 @@
-"""What a server process runs besides requests: queue consumer threads (embedded shape),
-the periodic recovery of interrupted jobs and the blob garbage collector (every shape:
-both are safe to run from many processes at once)."""
+"""What a server process runs besides requests: the embedded shape's queue consumer (a
+supervised `cloudbox worker` child process under `cloudbox serve`, threads of the server
+in tests), the periodic recovery of interrupted jobs and the blob garbage collector
+(every shape: both are safe to run from many processes at once)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from anyio import to_thread
 
 from cloudbox.backups import service as backups
 from cloudbox.files.gc import PeriodicGc, start_periodic_gc
-from cloudbox.jobs.queue import QueueWorkers
+from cloudbox.jobs.queue import ConsumerProcess, QueueWorkers
 from cloudbox.restores import service as restores
 from cloudbox.runtime import Runtime
 
@@ -27,8 +28,13 @@ def recover_jobs(runtime: Runtime) -> None:
 class Background:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        threads = runtime.settings.consumer_threads
-        self.workers = QueueWorkers(runtime.queue, threads) if threads else None
+        settings = runtime.settings
+        threads = settings.consumer_threads
+        # Unset means thread: only `cloudbox serve` asks for a child process, so apps built
+        # in-process (tests) keep consuming in their own threads.
+        in_process = (settings.embedded_worker or "thread") == "process"
+        self.workers = QueueWorkers(runtime.queue, threads) if threads and not in_process else None
+        self.worker_process = ConsumerProcess(threads) if threads and in_process else None
         self._tasks: list[asyncio.Task[None]] = []
         self._gc: PeriodicGc | None = None
 
@@ -36,6 +42,8 @@ class Background:
         await to_thread.run_sync(recover_jobs, self.runtime)
         if self.workers is not None:
             self.workers.start()
+        if self.worker_process is not None:
+            await self.worker_process.start()
         interval = self.runtime.settings.recovery_interval_seconds
         if interval > 0:
             self._tasks.append(asyncio.create_task(self._every(interval, recover_jobs)))
@@ -58,3 +66,5 @@ class Background:
                 await task
         if self.workers is not None:
             await to_thread.run_sync(self.workers.stop)
+        if self.worker_process is not None:
+            await self.worker_process.stop()

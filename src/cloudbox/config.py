@@ -55,8 +55,14 @@ class Settings(BaseSettings):
     job_heartbeat_timeout_seconds: float = Field(default=60, gt=0)
     job_queue_timeout_seconds: float = Field(default=3600, gt=0)
     job_progress_interval_seconds: float = Field(default=0.5, gt=0)
+    job_max_bytes_per_second: int = Field(default=0, ge=0)
     recovery_interval_seconds: float = Field(default=15, ge=0)
     embedded_workers: int | None = Field(default=None, ge=0, le=64)
+    # Where those consumer threads run (cloudbox.background): `process`, a supervised
+    # `cloudbox worker` child, keeps a job's GIL time and memory out of the API server;
+    # `thread` runs them in the server. Unset: `process` under `cloudbox serve`, `thread`
+    # in an app built in-process (tests).
+    embedded_worker: Literal["process", "thread"] | None = None
 
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     login_max_failures: int = Field(default=5, ge=1)

@@ -9,24 +9,34 @@ import psutil
 
 
 class PeakRss:
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    """The peak resident memory of a process tree, sampled every `interval` seconds.
+
+    By default the sum of the process and its children; with `largest=True` the largest
+    single process of the tree, i.e. the one doing the work: `cloudbox serve` for an
+    upload, its job worker child for a backup or restore.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05, *, largest: bool = False) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
+        self.largest = largest
         self.peak = 0
+        self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        total = self.process.memory_info().rss
+        sizes = [self.process.memory_info().rss]
         for child in self.process.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-        return int(total)
+                sizes.append(child.memory_info().rss)
+        return int(max(sizes) if self.largest else sum(sizes))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 self.peak = max(self.peak, self._sample())
+                self.samples += 1
             except psutil.Error:
                 return
 

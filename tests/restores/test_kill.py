@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from sqlalchemy import insert, select
 
@@ -38,6 +36,7 @@ from cloudbox.db.engine import Database
 from cloudbox.files.models import Blob
 from cloudbox.restores.models import Restore
 from tests.plugins.populate import canonical_dump
+from tests.plugins.rss import PeakRss
 from tests.plugins.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +46,9 @@ ENV = {
     "CLOUDBOX_RECOVERY_INTERVAL_SECONDS": "1",
     "CLOUDBOX_JOB_PROGRESS_INTERVAL_SECONDS": "0.1",
     "CLOUDBOX_GC_INTERVAL_SECONDS": "0",
+    # paced, so every phase of a job on the project below lasts long enough to be killed
+    # in whatever the machine's speed (a restore reads ~2 x 32 MiB, a backup writes ~40 MiB)
+    "CLOUDBOX_JOB_MAX_BYTES_PER_SECOND": str(24 * 2**20),
 }
 #: audit entries a killed restore (and its recovery) may add to its target
 KILL_OWN_ACTIONS = faults.RESTORE_OWN_ACTIONS | {"backups.failed"}
@@ -66,6 +68,7 @@ class Box:
     collection_id: str = ""
     bucket_id: str = ""
     logs: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=lambda: dict(ENV))
 
     @property
     def url(self) -> str:
@@ -78,7 +81,7 @@ class Box:
         )
 
     def start(self) -> None:
-        self.server = start_server(self.data_dir, ENV, timeout=60)
+        self.server = start_server(self.data_dir, self.env, timeout=60)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -107,8 +110,10 @@ def ok(response: httpx.Response, status: int = 201) -> Any:
     return response.json()
 
 
-def make_box(data_dir: Path, *, documents: int, file_sizes: list[int]) -> Box:
+def make_box(data_dir: Path, *, documents: int, file_sizes: list[int], paced: bool = True) -> Box:
     box = Box(data_dir)
+    if not paced:
+        box.env["CLOUDBOX_JOB_MAX_BYTES_PER_SECOND"] = "0"
     box.start()
     with httpx.Client(base_url=box.url, timeout=30) as anon:
         body = ok(
@@ -476,42 +481,12 @@ def test_kill_during_backup_leaves_no_partial_archive(big: tuple[Box, int, fault
 # -- memory ----------------------------------------------------------------------------------
 
 
-class RssSampler:
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                rss = self.process.memory_info().rss
-                for child in self.process.children(recursive=True):
-                    rss = max(rss, child.memory_info().rss)
-            except psutil.Error:
-                return
-            self.peak = max(self.peak, rss)
-            self.samples += 1
-            time.sleep(self.interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @pytest.mark.slow
 def test_restoring_200k_documents_and_1_gib_keeps_rss_under_250_mb(tmp_path: Path) -> None:
-    box = make_box(tmp_path / "data", documents=200_000, file_sizes=[64 * 2**20] * 16)
+    box = make_box(tmp_path / "data", documents=200_000, file_sizes=[64 * 2**20] * 16, paced=False)
     try:
         assert box.server is not None
-        with box.http() as api, RssSampler(box.server.process.pid) as sampler:
+        with box.http() as api, PeakRss(box.server.process.pid, largest=True) as sampler:
             backup = ok(api.post(f"/api/projects/{box.pid}/backups", json={"name": "big"}))
             wait_for(
                 lambda: ok(api.get(f"/api/backups/{backup['id']}"), 200)["status"] != "creating",

@@ -301,7 +301,9 @@ def run_backup(runtime: Runtime, backup_id: int) -> None:
         project_name = project.name if project else ""
         backup_type = row.type
 
-    progress = Progress(phase="starting")
+    progress = Progress(
+        phase="starting", max_bytes_per_second=runtime.settings.job_max_bytes_per_second
+    )
 
     def flush(values: dict[str, int | str]) -> bool:
         with db.transaction() as session:

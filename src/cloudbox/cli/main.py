@@ -50,6 +50,9 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
     from cloudbox.blobstore import BlobStoreError
 
     settings = _settings()
+    if settings.embedded_worker is None:
+        # A real server keeps jobs out of its own process unless told otherwise.
+        settings = settings.model_copy(update={"embedded_worker": "process"})
     if migrate:
         _migrate(settings)
     try:
@@ -70,16 +73,32 @@ def serve(host: str | None, port: int | None, migrate: bool) -> None:
 @click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker threads"
 )
-def worker(workers: int) -> None:
+@click.option(
+    "--recovery/--no-recovery",
+    default=True,
+    show_default=True,
+    help="Also fail interrupted jobs periodically (a supervising server already does)",
+)
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+def worker(workers: int, recovery: bool, parent_pid: int | None) -> None:
     """Run background jobs (backups, restores) from the queue: with CLOUDBOX_REDIS_URL,
-    on any number of machines; in the embedded shape `cloudbox serve` already runs them."""
+    on any number of machines; in the embedded shape `cloudbox serve` starts one itself."""
     import threading
 
     from cloudbox.background import recover_jobs
     from cloudbox.blobstore import BlobStoreError
-    from cloudbox.jobs.queue import run_worker
+    from cloudbox.jobs.queue import die_with_parent, run_worker
     from cloudbox.runtime import Runtime
 
+    if parent_pid is not None:
+        # Started by `cloudbox serve`: die with it, and tag our lines in its shared log.
+        die_with_parent(parent_pid)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(
+                logging.Formatter(
+                    "%(asctime)s %(levelname)s worker[%(process)d] %(name)s: %(message)s"
+                )
+            )
     settings = _settings()
     try:
         runtime = Runtime.build(settings)
@@ -94,8 +113,9 @@ def worker(workers: int) -> None:
             except Exception:
                 logging.getLogger(__name__).exception("job recovery failed")
 
-    recover_jobs(runtime)
-    threading.Thread(target=recovery_loop, name="job-recovery", daemon=True).start()
+    if recovery:
+        recover_jobs(runtime)
+        threading.Thread(target=recovery_loop, name="job-recovery", daemon=True).start()
     try:
         run_worker(runtime.queue, workers)
     finally:

@@ -10,6 +10,7 @@ heartbeat (DESIGN §2.8).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,17 +22,36 @@ class Progress:
     items_total: int = 0
     bytes_done: int = 0
     bytes_total: int = 0
+    #: archive bytes per second the job may move (CLOUDBOX_JOB_MAX_BYTES_PER_SECOND;
+    #: 0: unlimited): a job that gets ahead sleeps in its own thread when it reports bytes,
+    #: so a big backup or restore leaves disk and network to the rest of the server
+    max_bytes_per_second: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _started: float = field(default_factory=lambda: time.monotonic(), repr=False)
 
     def update(self, **changes: int | str) -> None:
         with self._lock:
             for key, value in changes.items():
                 setattr(self, key, value)
+            done = self.bytes_done
+        if "bytes_done" in changes:
+            self._pace(done)
 
     def add(self, items: int = 0, nbytes: int = 0) -> None:
         with self._lock:
             self.items_done += items
             self.bytes_done += nbytes
+            done = self.bytes_done
+        if nbytes:
+            self._pace(done)
+
+    def _pace(self, bytes_done: int) -> None:
+        if self.max_bytes_per_second <= 0:
+            return
+        ahead = bytes_done / self.max_bytes_per_second - (time.monotonic() - self._started)
+        if ahead > 0:
+            # at most a second per report, so cancellation checks stay frequent
+            time.sleep(min(ahead, 1.0))
 
     def snapshot(self) -> dict[str, int | str]:
         with self._lock:
