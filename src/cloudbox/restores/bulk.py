@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -108,6 +109,7 @@ class SectionLoader:
             is_json = isinstance(spec.table.c[name].type, JSON)
             marks.append(f"json({mark})" if sqlite and is_json else mark)
         self._sql = f"INSERT INTO {spec.table_name} ({columns}) VALUES ({', '.join(marks)})"
+        self._copy_sql = None if sqlite else f"COPY {spec.table_name} ({columns}) FROM STDIN"
         # a migration that changes the documents' columns turns the cut off, not wrong
         self._layout = _DOCUMENT_LAYOUT if tuple(self._names) == _DOCUMENT_LAYOUT else None
 
@@ -134,8 +136,8 @@ class SectionLoader:
             parsed.append(row)
         if fast:
             try:
-                self._session.connection().exec_driver_sql(self._sql, fast)
-            except DBAPIError:
+                self._write(fast)
+            except (DBAPIError, psycopg.Error):
                 self._explain(lines)
                 raise
         if parsed:
@@ -197,10 +199,23 @@ class SectionLoader:
             else:
                 other.append(row)
         if fast:
-            self._session.connection().exec_driver_sql(self._sql, fast)
+            self._write(fast)
         if other:
             self._session.execute(self._spec.table.insert(), [self._decode(r) for r in other])
         return len(rows)
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """One executemany on SQLite; on PostgreSQL one COPY, in the same transaction
+        (several times faster than even pipelined INSERTs, and the values are already
+        text in the form the columns' input functions read)."""
+        connection = self._session.connection()
+        if self._copy_sql is None:
+            connection.exec_driver_sql(self._sql, rows)
+            return
+        raw: Any = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(self._copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = [self._target]
