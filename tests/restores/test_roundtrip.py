@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from cloudbox.files.gc import collect_garbage
 from cloudbox.files.models import Blob, File
 from cloudbox.runtime import Runtime
 from tests.plugins.api import Account, add_member, assert_error
@@ -395,3 +396,48 @@ def test_a_disabled_copy_elsewhere_does_not_break_the_key_at_home(
     assert canonical_dump(runtime, source) == expected
     by_key = {"X-API-Key": populated.api_key}
     assert client.get(f"/api/projects/{source}/collections", headers=by_key).status_code == 200
+
+
+def test_contents_the_store_holds_are_not_written_again(
+    account: Account, project: dict[str, Any], runtime: Runtime, monkeypatch: Any
+) -> None:
+    """A restore stages only the blobs the store lacks: into another project on the same
+    server it writes no file content at all, and the plan says there were no new bytes;
+    once the contents are collected, the same restore writes each one back."""
+    source = project["id"]
+    populate(account, source, file_sizes=(5000, 1000, 7), documents=3)
+    backup = completed_backup(account, source)
+    with runtime.db.session() as session:
+        contents = dict(
+            session.execute(select(File.sha256, File.size).where(File.project_id == source)).all()
+        )
+    writes: list[str | None] = []
+    original = runtime.blobs.put_stream
+
+    def counting(chunks: Any, **kwargs: Any) -> Any:
+        writes.append(kwargs.get("expected_sha256"))
+        return original(chunks, **kwargs)
+
+    monkeypatch.setattr(runtime.blobs, "put_stream", counting)
+    first = account.create_project("First")["id"]
+    done = restored(account, backup["id"], target_project_id=first)
+    assert writes == []
+    blobs = done["plan"]["blobs"]
+    assert blobs == {"count": len(contents), "bytes": sum(contents.values()), "new_bytes": 0}
+    # the copy and the source's files go, their contents are collected: the next restore
+    # stages them again
+    ok(account.delete(f"/api/projects/{first}"), 204)
+    for file in listed(account, source, "buckets/media/files"):
+        ok(account.delete(f"/api/projects/{source}/buckets/media/files/{file['id']}"), 204)
+    collect_garbage(runtime.db.transaction, runtime.blobs, 0)
+    assert not list(runtime.blobs.iter_blobs())
+    second = account.create_project("Second")["id"]
+    done = restored(account, backup["id"], target_project_id=second)
+    assert sorted(writes) == sorted(contents) == sorted(set(_file_digests(runtime, second)))
+    assert done["plan"]["blobs"]["new_bytes"] == sum(contents.values())
+    assert_blob_refcounts(runtime)
+
+
+def _file_digests(runtime: Runtime, project_id: int) -> list[str]:
+    with runtime.db.session() as session:
+        return list(session.scalars(select(File.sha256).where(File.project_id == project_id)))
