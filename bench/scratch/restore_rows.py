@@ -1,0 +1,178 @@
+"""Documents per second of the restore's row path, variants side by side in one process.
+
+    .venv/bin/python -m bench.scratch.restore_rows --rows 30000
+    .venv/bin/python -m bench.scratch.restore_rows --rows 30000 --postgres
+
+SQLite (in memory, the documents table with its primary key and index, no foreign keys):
+parsing each line and converting every value (`SectionLoader._values`) against cutting it
+at the writer's layout (`SectionLoader._cut`), then `executemany` of the cut rows.
+PostgreSQL (a scratch database from the migrations): `COPY` against `executemany`, and
+`COPY` once the `documents → projects` foreign key is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import create_engine, insert, text
+
+import cloudbox.models  # noqa: F401
+from bench.dataset import DatasetSpec, _iso, documents
+from cloudbox.backups.sections import SPECS_BY_NAME
+from cloudbox.db.base import Base
+from cloudbox.db.engine import Database
+from cloudbox.db.migrate import upgrade_database
+from cloudbox.db.types import utcnow
+from cloudbox.restores.bulk import SectionLoader
+
+DOCS = SPECS_BY_NAME["documents"]
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def lines(count: int) -> list[bytes]:
+    out: list[bytes] = []
+    for row in documents(DatasetSpec.for_scale(0.1)):
+        if len(out) >= count:
+            break
+        record = {
+            "collection_id": row.collection,
+            "id": row.id,
+            "data": row.data,
+            "version": 1,
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+        }
+        out.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
+    return out
+
+
+class _Dialect:
+    paramstyle = "qmark"
+
+
+class _Bind:
+    dialect = _Dialect()
+
+
+class _NoSession:
+    """Enough of a session for `SectionLoader` to build its SQLite statement."""
+
+    def get_bind(self) -> _Bind:
+        return _Bind()
+
+
+def sqlite_variants(rows: list[bytes]) -> None:
+    loader = SectionLoader(_NoSession(), DOCS, 7)  # type: ignore[arg-type]
+    n = len(rows)
+    started = time.perf_counter()
+    parsed = [loader._values(json.loads(line)) for line in rows]
+    parse_s = time.perf_counter() - started
+    started = time.perf_counter()
+    maybe_cut = [loader._cut(line) for line in rows]
+    cut_s = time.perf_counter() - started
+    cut = [values for values in maybe_cut if values is not None]
+    if len(cut) != n or len(parsed) != n:
+        raise SystemExit("a line did not cut")
+    db = sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE TABLE documents (project_id INT, collection_id TEXT, id TEXT, data JSON, "
+        "version INT, created_at DATETIME, updated_at DATETIME, "
+        "PRIMARY KEY (project_id, collection_id, id))"
+    )
+    db.execute("CREATE INDEX ix ON documents (project_id, collection_id, created_at, id)")
+    started = time.perf_counter()
+    db.executemany(loader._sql, cut)
+    db.commit()
+    insert_s = time.perf_counter() - started
+    print(
+        f"sqlite: parse+convert {n / parse_s:,.0f}/s, cut {n / cut_s:,.0f}/s "
+        f"({parse_s / cut_s:.1f}x), executemany {n / insert_s:,.0f}/s"
+    )
+
+
+def _target(db: Database) -> int:
+    projects, collections = Base.metadata.tables["projects"], Base.metadata.tables["collections"]
+    with db.transaction() as session:
+        pid = int(
+            session.execute(
+                insert(projects)
+                .values(name="p", description="", settings={})
+                .returning(projects.c.id)
+            ).scalar_one()
+        )
+        for name in ("users", "orders", "events"):
+            session.execute(
+                insert(collections).values(
+                    project_id=pid,
+                    id=name,
+                    name=name,
+                    description="",
+                    indexes=[],
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
+    return pid
+
+
+def _load(db: Database, rows: list[bytes], copy: bool) -> float:
+    pid = _target(db)
+    started = time.perf_counter()
+    with db.transaction() as session:
+        loader = SectionLoader(session, DOCS, pid)
+        if not copy:
+            loader._copy_sql = None
+        for start in range(0, len(rows), 2000):
+            loader.insert_lines(rows[start : start + 2000])
+    return len(rows) / (time.perf_counter() - started)
+
+
+def postgres_variants(rows: list[bytes], admin_url: str) -> None:
+    name = f"bench_rows_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade_database(url)
+        db = Database(url)
+        results: dict[str, Any] = {
+            "copy": _load(db, rows, copy=True),
+            "executemany": _load(db, rows, copy=False),
+        }
+        with db.engine.begin() as conn:
+            for (fk,) in conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'documents'::regclass "
+                "AND contype = 'f' AND confrelid = 'projects'::regclass"
+            ):
+                conn.exec_driver_sql(f'ALTER TABLE documents DROP CONSTRAINT "{fk}"')
+        results["copy without documents→projects FK"] = _load(db, rows, copy=True)
+        db.dispose()
+        print("postgresql: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in results.items()))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--pg-admin-url", default=ADMIN)
+    args = parser.parse_args(argv)
+    rows = lines(args.rows)
+    for _ in range(args.rounds):
+        sqlite_variants(rows)
+        if args.postgres:
+            postgres_variants(rows, args.pg_admin_url)
+
+
+if __name__ == "__main__":
+    main()
