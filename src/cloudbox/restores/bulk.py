@@ -57,6 +57,17 @@ def db_timestamp(value: Any, where: str) -> str:
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def parse_line(line: bytes, where: str) -> dict[str, Any]:
+    """One archive row by the C parser (the archive's recorded digest proved the line)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        row = None
+    if type(row) is not dict:
+        raise _invalid(f"{where}: a line is not a JSON object")
+    return row
+
+
 def _checked(kind: type, label: str, where: str) -> Converter:
     def check(value: Any) -> Any:
         if value is not None and (
@@ -127,13 +138,7 @@ class SectionLoader:
             if values is not None:
                 fast.append(values)
                 continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if type(row) is not dict:
-                raise _invalid(f"{self._spec.name}: a line is not a JSON object")
-            parsed.append(row)
+            parsed.append(parse_line(line, self._spec.name))
         if fast:
             try:
                 self._write(fast)
@@ -149,13 +154,7 @@ class SectionLoader:
         around `data` that the cut took for part of it), report that line as the
         archive's error (422) rather than the database's."""
         for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if type(row) is not dict:
-                raise _invalid(f"{self._spec.name}: a line is not a JSON object") from None
-            self._decode(row)
+            self._decode(parse_line(line, self._spec.name))
 
     def _cut(self, line: bytes) -> tuple[Any, ...] | None:
         """A documents line taken apart at the writer's layout, or None if it differs."""

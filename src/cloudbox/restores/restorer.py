@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from cloudbox.blobstore import BlobStore, ObjectStore
 from cloudbox.db.base import Base
 from cloudbox.files.blobrefs import acquire, release_files
 from cloudbox.jobs.progress import Progress
-from cloudbox.restores.bulk import SectionLoader
+from cloudbox.restores.bulk import SectionLoader, parse_line
 from cloudbox.restores.errors import InvalidArchiveError, MasterKeyMismatch, RestoreFailed
 
 BATCH = 2000
@@ -290,17 +289,8 @@ def _plan_section(
 
 def parse_rows(member: Member) -> Iterator[dict[str, Any]]:
     """A section's rows by the C parser: the archive's recorded digest proved them."""
-    loads = json.loads
     for line in member.lines():
-        try:
-            row = loads(line)
-        except ValueError:
-            row = None
-        if type(row) is not dict:
-            raise InvalidArchiveError(
-                details={"reason": f"{member.name}: a line is not a JSON object"}
-            )
-        yield row
+        yield parse_line(line, member.name)
 
 
 def _key_columns(spec: SectionSpec) -> list[str]:
