@@ -428,3 +428,23 @@ def test_disk_full_midway_fails_cleanly(
     assert account.get("/api/health").status_code == 200
     monkeypatch.setattr(runtime.archives, "writer", original_writer)
     assert wait_backup(account, create_backup(account, pid)["id"])["status"] == "completed"
+
+
+def test_recovery_removes_an_abandoned_partial_archive_on_any_pass(runtime: Runtime) -> None:
+    """A dead job's partial archive can still be younger than the age limit on the pass
+    that fails its row; later passes, which fail nothing, must still remove it."""
+    import os
+
+    from cloudbox.backups import service as backup_service
+    from cloudbox.blobstore.local import TMP_DIR_NAME, LocalObjectStore
+
+    assert isinstance(runtime.archives, LocalObjectStore)
+    tmp = runtime.archives.root / TMP_DIR_NAME
+    abandoned, live = tmp / "part-abandoned", tmp / "part-live"
+    abandoned.write_bytes(b"half an archive")
+    live.write_bytes(b"being written")
+    old = time.time() - runtime.settings.job_heartbeat_timeout_seconds - 5
+    os.utime(abandoned, (old, old))
+    assert backup_service.recover(runtime) == []  # nothing to fail
+    assert not abandoned.exists()
+    assert live.exists()  # touched recently: a live writer's

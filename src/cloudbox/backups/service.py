@@ -440,11 +440,14 @@ def recover(runtime: Runtime) -> list[int]:
             key = row.file_path
         remove_archive(runtime.archives, key)
         recovered.append(backup_id)
+    # Every pass, not only one that failed a backup: a dead job's partial file may still
+    # have been younger than the age limit when its row was failed (its last writes
+    # follow its last heartbeat), and no later pass would look at it again.
+    try:
+        runtime.archives.purge_stale_temp(partial_archive_age(settings))
+    except Exception:
+        log.exception("could not purge partial archives")
     if recovered:
-        try:
-            runtime.archives.purge_stale_temp(partial_archive_age(settings))
-        except Exception:
-            log.exception("could not purge partial archives")
         log.warning("marked interrupted backups as failed: %s", recovered)
     return recovered
 
