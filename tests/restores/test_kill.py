@@ -260,11 +260,17 @@ def wait_for(check: Any, timeout: float, what: str, interval: float = 0.1) -> An
 
 
 def terminal_restore(api: httpx.Client, restore_id: int, timeout: float = 60) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+
     def done() -> dict[str, Any] | None:
         body = ok(api.get(f"/api/restores/{restore_id}"), 200)
+        last.update(body)
         return body if body["status"] in ("completed", "failed") else None
 
-    result: dict[str, Any] = wait_for(done, timeout, f"restore {restore_id} to end")
+    try:
+        result: dict[str, Any] = wait_for(done, timeout, f"restore {restore_id} to end")
+    except AssertionError as exc:  # say where it stood: a slow job or a stuck one
+        raise AssertionError(f"{exc}; last seen {last}") from None
     return result
 
 
