@@ -116,6 +116,30 @@ def test_cut_and_parsed_lines_store_the_same_values(runtime: Runtime, target: in
 
 
 @pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"created_at": "2026-01-02T03:04:05.5Z", "updated_at": "2026-01-02T03:04:05.000001Z"},
+        {"version": 0},
+        {"version": -7},
+        {"version": 10**17},
+        {"data": {"k": ',"version":1,"created_at":"2026-01-02T03:04:05Z"}'}},
+        {"data": "just a string"},
+    ],
+)
+def test_the_cut_reads_what_the_parser_reads(runtime: Runtime, changes: dict[str, Any]) -> None:
+    with runtime.db.session() as session:
+        loader = SectionLoader(session, DOCS, 7)
+    row = _doc("d", {"a": [1, None]}) | changes
+    line = _line(**row)
+    cut = loader._cut(line)
+    assert cut is not None, line
+    parsed = loader._values(json.loads(line))
+    assert cut[:3] + cut[4:] == parsed[:3] + parsed[4:]
+    assert json.loads(cut[3]) == json.loads(parsed[3]) == row["data"]
+
+
+@pytest.mark.parametrize(
     "line",
     [
         # a key between data and version: the cut would take `1,"evil":2` for the data
@@ -132,8 +156,29 @@ def test_cut_and_parsed_lines_store_the_same_values(runtime: Runtime, target: in
         b'{"collection_id":"C","id":"d","data":1,"version":1,'
         b'"created_at":"2026-01-02T03:04:05","updated_at":"2026-01-02T03:04:05Z"}',
         b'["not", "an", "object"]',
+        # JSON has no leading zeros; the cut must not read 01 as 1
+        b'{"collection_id":"C","id":"d","data":1,"version":01,'
+        b'"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}',
+        # digits other than ASCII's are not a timestamp
+        '{"collection_id":"C","id":"d","data":1,"version":1,'
+        '"created_at":"\u0662026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}'.encode(),
+        b'{"collection_id":"C","id":"d","data":"\xff","version":1,'
+        b'"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}',
+        b'{"collection_id":"C","id":"d","data":{"a":1,"version":1,'
+        b'"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}',
     ],
-    ids=["key-inside-cut", "unknown-tail-key", "version-type", "id-type", "naive-time", "array"],
+    ids=[
+        "key-inside-cut",
+        "unknown-tail-key",
+        "version-type",
+        "id-type",
+        "naive-time",
+        "array",
+        "leading-zero",
+        "arabic-digit",
+        "not-utf8",
+        "unclosed-data",
+    ],
 )
 def test_faulty_lines_are_archive_errors_and_write_nothing(
     runtime: Runtime, target: int, line: bytes

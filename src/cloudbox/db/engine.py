@@ -14,6 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+#: SQLite's page cache for a bulk load, in KiB (the default is 2 MiB). A restore inserts
+#: rows into indexes keyed at random (document ids); with the default cache the dirty
+#: pages spill to the WAL and are read back over and over: 1.3-1.6x slower per row.
+BULK_CACHE_KIB = 32 * 1024
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
@@ -84,6 +89,40 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def bulk_transaction(self) -> Iterator[Session]:
+        """`transaction` for loading many rows at once (a restore's apply).
+
+        On SQLite the connection gets a bigger page cache for the load, and the WAL is
+        checkpointed after the commit rather than inside it: the commit is what makes the
+        rows visible, and copying a load's hundreds of MiB of WAL into the database
+        took longer than the commit's own work. Both settings are restored before the
+        connection goes back to the pool.
+        """
+        if not self.is_sqlite:
+            with self.transaction() as session:
+                yield session
+            return
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            cache = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+            autocheckpoint = int(raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+            raw.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                bind = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with Session(bind=bind, expire_on_commit=False) as session:
+                    try:
+                        yield session
+                        session.commit()
+                    except BaseException:
+                        session.rollback()
+                        raise
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                raw.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+                raw.execute(f"PRAGMA cache_size={cache}")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -30,7 +30,7 @@ from cloudbox.restores.errors import InvalidArchiveError
 Converter = Callable[[Any], Any]
 
 #: the form `UTCDateTime` values take in archives: converted by slicing, no parsing
-_ARCHIVE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z")
+_ARCHIVE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z", re.ASCII)
 
 
 def _invalid(reason: str) -> InvalidArchiveError:
@@ -98,7 +98,17 @@ def _converter(spec: SectionSpec, name: str) -> Converter | None:
 
 
 _DOCUMENT_LAYOUT = ("collection_id", "id", "data", "version", "created_at", "updated_at")
-_DOCUMENT_TAIL = frozenset(_DOCUMENT_LAYOUT[3:])
+_LINE_TIMESTAMP = r'"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?Z"'
+#: A documents line exactly as the writer lays it out. Ids without escapes (a backslash
+#: or quote fails the match and the line is parsed instead); `data` is everything up to
+#: the tail: greedy, and the tail holds no `,"version":`, so it ends where the tail
+#: begins. JSON integers only (no leading zeros, at most 18 digits).
+_DOCUMENT_LINE = re.compile(
+    r'\{"collection_id":"([^"\\]*)","id":"([^"\\]*)","data":(.*),'
+    r'"version":(-?(?:0|[1-9][0-9]{0,17})),'
+    r'"created_at":' + _LINE_TIMESTAMP + r',"updated_at":' + _LINE_TIMESTAMP + r"\}",
+    re.DOTALL,
+)
 
 
 class SectionLoader:
@@ -157,34 +167,24 @@ class SectionLoader:
             self._decode(parse_line(line, self._spec.name))
 
     def _cut(self, line: bytes) -> tuple[Any, ...] | None:
-        """A documents line taken apart at the writer's layout, or None if it differs."""
-        text = line.decode()
-        head = '{"collection_id":"'
-        if not text.startswith(head):
-            return None
-        i = text.find('","id":"', len(head))
-        j = text.find('","data":', i + 8)
-        k = text.rfind(',"version":')
-        # no backslash in the ids: the first quote after each one closes it
-        if i < 0 or j < 0 or k < j + 9 or "\\" in text[len(head) : j]:
-            return None
+        """A documents line taken apart at the writer's layout, or None if it differs
+        (the caller then parses it). One regular expression, no JSON parsing: `data` is
+        passed on as text for the database to check (see `_DOCUMENT_LINE`)."""
         try:
-            tail = json.loads("{" + text[k + 1 :])
-        except ValueError:
+            match = _DOCUMENT_LINE.fullmatch(line.decode())
+        except UnicodeDecodeError:
+            return None  # parse_line reports it
+        if match is None:
             return None
-        if type(tail) is not dict or tail.keys() != _DOCUMENT_TAIL:
-            return None
-        version = tail["version"]
-        if type(version) is not int:
-            return None
+        collection_id, doc_id, data, version, d1, t1, f1, d2, t2, f2 = match.groups()
         return (
             self._target,
-            text[len(head) : i],
-            text[i + 8 : j],
-            text[j + 9 : k],
-            version,
-            db_timestamp(tail["created_at"], "documents.created_at"),
-            db_timestamp(tail["updated_at"], "documents.updated_at"),
+            collection_id,
+            doc_id,
+            data,
+            int(version),
+            f"{d1} {t1}.{f1 or '':0<6}",
+            f"{d2} {t2}.{f2 or '':0<6}",
         )
 
     def insert(self, rows: list[dict[str, Any]]) -> int:

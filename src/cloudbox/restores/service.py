@@ -217,7 +217,7 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
             progress.update(phase="apply")
             with contextlib.suppress(Exception):
                 flush(progress.snapshot())
-            with db.transaction() as session:
+            with db.bulk_transaction() as session:
                 _lock_project_row(session, target)
                 inserted = restorer.apply(
                     session, runtime.archives, key, verified, runtime.blobs, plan, ctx
