@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy import text as text_sql
 
-from cloudbox.backups.sections import SPECS_BY_NAME
+from cloudbox.backups.sections import SPECS_BY_NAME, encode_rows
 from cloudbox.runtime import Runtime
 from tests.plugins.api import Account
 from tests.plugins.jobs import completed_backup
@@ -88,3 +89,55 @@ def test_documents_round_trip_exactly(
     restored(account, backup["id"], target_project_id=target, pre_restore_backup=False)
     copy = _documents(runtime, target)
     assert copy == source
+
+
+def _section_lines(runtime: Runtime, project_id: int) -> bytes:
+    with runtime.db.engine.connect() as conn:
+        rows = conn.execute(DOCUMENTS.rows_query(project_id))
+        return b"".join(line + b"\n" for line in encode_rows(DOCUMENTS, rows))
+
+
+def test_documents_stored_with_any_spacing_re_export_to_the_archived_bytes(
+    account: Account, project: dict[str, Any], runtime: Runtime
+) -> None:
+    """The restore drill's check: a re-export of restored documents equals the archive's
+    documents member byte for byte, however the source's JSON text was spaced (the
+    column type's `json.dumps` spacing, minified by an older restore's `json()`)."""
+    pid = project["id"]
+    response = account.post(f"/api/projects/{pid}/collections", json={"name": "things"})
+    assert response.status_code == 201, response.text
+    collection_id = response.json()["id"]
+    texts = ['{"b": 1, "a": [1, 2.5, null]}', '{"b":1,"a":[1,2.5,null]}', '[ true ,"x" ]']
+    with runtime.db.transaction() as db:
+        for n, text in enumerate(texts):
+            db.execute(
+                insert(DOCUMENTS.table).values(
+                    project_id=pid,
+                    collection_id=collection_id,
+                    id=f"d{n}",
+                    data=None,
+                    version=1,
+                    created_at=STAMPS[n],
+                    updated_at=STAMPS[n],
+                )
+            )
+            cast = "CAST(:t AS jsonb)" if not runtime.db.is_sqlite else ":t"
+            db.execute(
+                text_sql(f"UPDATE documents SET data = {cast} WHERE project_id = :p AND id = :i"),
+                {"t": text, "p": pid, "i": f"d{n}"},
+            )
+    backup = completed_backup(account, pid)
+    path = runtime.archives.local_path(backup["file_path"])
+    assert path is not None
+    with tarfile.open(path) as tar:
+        member = tar.extractfile("data/documents.ndjson")
+        assert member is not None
+        archived = member.read()
+    assert archived == _section_lines(runtime, pid)
+    by_id = {row["id"]: row["data"] for row in map(json.loads, archived.splitlines())}
+    assert by_id == {f"d{n}": json.loads(t) for n, t in enumerate(texts)}
+
+    target = account.create_project("Copy")["id"]
+    restored(account, backup["id"], target_project_id=target, pre_restore_backup=False)
+    assert _section_lines(runtime, target) == archived
+    assert [d["data"] for d in _documents(runtime, target)] == [json.loads(t) for t in texts]

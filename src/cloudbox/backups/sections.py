@@ -61,6 +61,12 @@ class SectionSpec:
     #: archive; for big sections one an index yields in roughly insertion order, since
     #: walking the primary key visits the table's pages at random (4-5x slower).
     order: tuple[str, ...] = ()
+    #: JSON columns exported as the text the database holds, unnormalised (SQLite). The
+    #: restore stores their text as it reads it (`restores/bulk.py`), so a re-export of
+    #: restored rows gives the same bytes; normalising a million documents with `json()`
+    #: cost a third of a backup's time. Every write path stores valid JSON there (the
+    #: column type's serialiser; the restore checks with `json_valid`).
+    verbatim_json: frozenset[str] = frozenset()
 
     @property
     def table(self) -> Table:
@@ -84,7 +90,7 @@ class SectionSpec:
             c.name for c in table.primary_key.columns if c.name != self.project_column
         )
         return (
-            select(json_line(*self.columns()))
+            select(json_line(*self.columns(), verbatim=self.verbatim_json))
             .where(*self._where(project_id, now))
             .order_by(*[table.c[name] for name in order])
         )
@@ -99,7 +105,12 @@ SECTION_SPECS: tuple[SectionSpec, ...] = (
     SectionSpec("users", "app_users"),
     SectionSpec("collections", "collections"),
     # ix_documents_collection_created: documents are mostly created in insertion order
-    SectionSpec("documents", "documents", order=("collection_id", "created_at", "id")),
+    SectionSpec(
+        "documents",
+        "documents",
+        order=("collection_id", "created_at", "id"),
+        verbatim_json=frozenset({"data"}),
+    ),
     SectionSpec("storage_buckets", "storage_buckets"),
     SectionSpec("files", "files"),
     SectionSpec("functions", "functions"),
@@ -125,17 +136,22 @@ class json_line(FunctionElement[str]):
 
     Values keep the meaning today's decoders give them: JSON columns are inserted as the
     JSON text the database holds, in its canonical form (SQLite's `json()` minified text,
-    PostgreSQL's `jsonb` output), strings are JSON-quoted by the
-    database, booleans are `true`/`false`, and timestamps (naive UTC) are written as
-    `datetime.isoformat()` of the aware value with `Z`: `2026-11-26T06:53:21.123456Z`, or
-    without the fraction when it is zero. A SQLite timestamp not in the text form
-    SQLAlchemy stores is passed out raw between the bytes 0x01 and 0x02 and converted in
-    Python (`_fix_timestamps`): JSON text never holds a raw control character.
+    PostgreSQL's `jsonb` output) or, for the `verbatim` columns on SQLite, as stored;
+    strings are JSON-quoted by the database, booleans are `true`/`false`, and timestamps
+    (naive UTC) are written as `datetime.isoformat()` of the aware value with `Z`:
+    `2026-11-26T06:53:21.123456Z`, or without the fraction when it is zero. A SQLite
+    timestamp not in the 26-character text form SQLAlchemy stores is passed out raw
+    between the bytes 0x01 and 0x02 and converted in Python (`_fix_timestamps`): JSON
+    text never holds a raw control character.
     """
 
     type = Text()
     name = "json_line"
     inherit_cache = True
+
+    def __init__(self, *columns: Any, verbatim: frozenset[str] = frozenset()) -> None:
+        super().__init__(*columns)
+        self.verbatim = verbatim
 
 
 def _sql_text(value: str) -> str:
@@ -165,21 +181,22 @@ def _kind(column: Any) -> str:
 
 
 _BOOL = "CASE WHEN {c} IS NULL THEN 'null' WHEN {c} THEN 'true' ELSE 'false' END"
+_NULLABLE = "CASE WHEN {c} IS NULL THEN 'null' ELSE {value} END"
+#: SQLite templates per kind; `{c}` is the column. Each SQL function call per row shows
+#: in a million-row section, so NOT NULL columns skip the NULL test (`_sqlite_value`).
 _SQLITE_VALUE = {
     "str": "json_quote({c})",
-    "int": "coalesce({c}, 'null')",
+    "int": "{c}",
     # json(): SQLite's minified form of the stored text. The export must not depend on
     # how the text was spaced (json.dumps' default, or the restore's json(?) insert),
     # or the restore drill's byte comparison fails; it also refuses malformed text.
     "json": "coalesce(json({c}), 'null')",
+    "verbatim": "coalesce({c}, 'null')",
     "bool": _BOOL,
-    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'; tolerate the fractionless form
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (26 characters, always six digits)
     "timestamp": (
-        "CASE WHEN {c} IS NULL THEN 'null' "
-        "WHEN substr({c}, 11, 1) = ' ' AND (length({c}) = 19 OR "
-        "(length({c}) = 26 AND substr({c}, 20, 1) = '.')) "
-        "THEN '\"' || replace(substr({c}, 1, 10) || 'T' || substr({c}, 12), '.000000', '') "
-        "|| 'Z\"' "
+        "CASE WHEN length({c}) = 26 AND substr({c}, 11, 1) = ' ' "
+        "THEN '\"' || replace(replace({c}, ' ', 'T'), '.000000', '') || 'Z\"' "
         "ELSE char(1) || {c} || char(2) END"
     ),
 }
@@ -195,6 +212,20 @@ _POSTGRESQL_VALUE = {
 }
 
 
+def _sqlite_value(column: Any, sql: str, verbatim: frozenset[str]) -> str:
+    kind = _kind(column)
+    if kind == "json" and column.name in verbatim:
+        kind = "verbatim"
+    value = _SQLITE_VALUE[kind].format(c=sql)
+    if not column.nullable:
+        return value
+    if kind == "int":
+        return f"coalesce({value}, 'null')"
+    if kind == "timestamp":
+        return _NULLABLE.format(c=sql, value=value)
+    return value  # json_quote(NULL) is already null; the rest handle NULL themselves
+
+
 @compiles(json_line, "sqlite")
 def _json_line_sqlite(element: json_line, compiler: SQLCompiler, **kw: Any) -> str:
     # printf: one allocation per line, where || copies the growing line per column
@@ -202,7 +233,8 @@ def _json_line_sqlite(element: json_line, compiler: SQLCompiler, **kw: Any) -> s
     values: list[str] = []
     for column in element.clauses:
         template.append(("," if template else "{") + _key(column) + ":%s")
-        values.append(_SQLITE_VALUE[_kind(column)].format(c=compiler.process(column, **kw)))
+        sql = compiler.process(column, **kw)
+        values.append(_sqlite_value(column, sql, element.verbatim))
     return f"printf({_sql_text(''.join(template) + '}')}, {', '.join(values)})"
 
 

@@ -121,18 +121,43 @@ class SectionLoader:
         self._names = [c.name for c in spec.columns()]
         self._keys = frozenset(self._names)
         self._converters = [(name, _converter(spec, name)) for name in self._names]
+        #: whether the SQLite statement skips rows whose JSON is not valid
+        self._checked = False
         columns = ", ".join([spec.project_column, *self._names])
         sqlite = session.get_bind().dialect.paramstyle == "qmark"
-        mark = "?" if sqlite else "%s"
-        marks = [mark]  # project column
-        for name in self._names:
-            # SQLite stores JSON as text without looking at it: make it check the text
-            is_json = isinstance(spec.table.c[name].type, JSON)
-            marks.append(f"json({mark})" if sqlite and is_json else mark)
-        self._sql = f"INSERT INTO {spec.table_name} ({columns}) VALUES ({', '.join(marks)})"
+        self._sql = (
+            self._sqlite_insert(spec, columns) if sqlite else self._postgresql_insert(spec, columns)
+        )
         self._copy_sql = None if sqlite else f"COPY {spec.table_name} ({columns}) FROM STDIN"
         # a migration that changes the documents' columns turns the cut off, not wrong
         self._layout = _DOCUMENT_LAYOUT if tuple(self._names) == _DOCUMENT_LAYOUT else None
+
+    def _sqlite_insert(self, spec: SectionSpec, columns: str) -> str:
+        """SQLite stores JSON as text without looking at it, so the statement checks it:
+        `json(?)` (the minified text) for JSON columns, and for the `verbatim_json` ones
+        the text as given, in a row inserted only `WHERE json_valid(...)` — `_write`
+        counts the rows, so a faulty one fails the batch."""
+        marks = ["?1"]  # project column
+        checks: list[str] = []
+        for number, name in enumerate(self._names, start=2):
+            if not isinstance(spec.table.c[name].type, JSON):
+                marks.append(f"?{number}")
+            elif name in spec.verbatim_json:
+                marks.append(f"?{number}")
+                checks.append(f"json_valid(?{number})")
+            else:
+                marks.append(f"json(?{number})")
+        if not checks:
+            return f"INSERT INTO {spec.table_name} ({columns}) VALUES ({', '.join(marks)})"
+        self._checked = True
+        return (
+            f"INSERT INTO {spec.table_name} ({columns}) SELECT {', '.join(marks)} "
+            f"WHERE {' AND '.join(checks)}"
+        )
+
+    def _postgresql_insert(self, spec: SectionSpec, columns: str) -> str:
+        marks = ", ".join(["%s"] * (len(self._names) + 1))
+        return f"INSERT INTO {spec.table_name} ({columns}) VALUES ({marks})"
 
     @property
     def reads_lines(self) -> bool:
@@ -209,7 +234,9 @@ class SectionLoader:
         text in the form the columns' input functions read)."""
         connection = self._session.connection()
         if self._copy_sql is None:
-            connection.exec_driver_sql(self._sql, rows)
+            result = connection.exec_driver_sql(self._sql, rows)
+            if self._checked and result.rowcount != len(rows):
+                raise _invalid(f"{self._spec.name}: a row holds text that is not JSON")
             return
         raw: Any = connection.connection.driver_connection
         with raw.cursor() as cursor, cursor.copy(self._copy_sql) as copy:
