@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import cloudbox.archive.writer as writer_module
 from cloudbox.archive import ArchiveLimits, ArchiveWriter, RowRejectedError, verify_archive
 from tests.archive.test_writer import _assert_unusable
 
@@ -107,3 +108,25 @@ def test_chunks_must_be_bytes() -> None:
     writer, _ = make()
     with pytest.raises(TypeError):
         writer.write_section_chunks("project", ['{"a":1}\n'])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("memmem", [True, False], ids=["libc-memmem", "bytes-search"])
+@pytest.mark.parametrize(
+    ("chunk", "suspicious"),
+    [
+        (b'{"a":1,"b":"plain text"}\n' * 1000, False),
+        (b'{"a":1}\n' * 1000 + b'{"a":NaN}\n', True),
+        (b'{"a":-Infinity}\n', True),
+        (b'{"a":"\\uD800"}\n', True),
+        (b'{"a":"\\ud83d\\ude00"}\n', False),  # a valid pair: searched, then cleared
+        (bytearray(b'{"a":NaN}\n'), True),
+    ],
+)
+def test_the_strict_parse_trigger_finds_its_tokens_either_way(
+    chunk: bytes, suspicious: bool, memmem: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not memmem:
+        monkeypatch.setattr(writer_module, "_MEMMEM", None)
+    elif writer_module._MEMMEM is None:
+        pytest.skip("no C library memmem on this platform")
+    assert writer_module._suspicious(chunk) is suspicious
