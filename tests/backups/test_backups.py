@@ -448,3 +448,27 @@ def test_recovery_removes_an_abandoned_partial_archive_on_any_pass(runtime: Runt
     assert backup_service.recover(runtime) == []  # nothing to fail
     assert not abandoned.exists()
     assert live.exists()  # touched recently: a live writer's
+
+
+def test_a_pre_restore_backup_that_never_started_is_recovered_after_the_heartbeat_timeout(
+    runtime: Runtime, project: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore runs its pre-restore backup itself, at once; killed between creating the
+    row and starting it, the row must not wait the queue timeout (an hour) in
+    `creating`, as if a queue still held its job."""
+    from datetime import timedelta
+
+    from cloudbox.backups import service as backup_service
+    from cloudbox.backups.models import Backup
+    from cloudbox.db.types import utcnow
+    from cloudbox.restores import service as restore_service
+
+    backup_id = restore_service.create_pre_restore_backup(runtime, project["id"], restore_id=0)
+    later = utcnow() + timedelta(seconds=runtime.settings.job_heartbeat_timeout_seconds + 5)
+    assert later < utcnow() + timedelta(seconds=runtime.settings.job_queue_timeout_seconds)
+    monkeypatch.setattr(backup_service, "utcnow", lambda: later)
+    assert backup_service.recover(runtime) == [backup_id]
+    with runtime.db.session() as session:
+        row = session.get(Backup, backup_id)
+        assert row is not None
+        assert (row.status, row.error_code) == ("failed", "BACKUP_INTERRUPTED")

@@ -254,6 +254,22 @@ def _lock_project_row(session: Session, project_id: int) -> None:
 
 
 def _pre_restore_backup(runtime: Runtime, project_id: int, restore_id: int) -> int:
+    backup_id = create_pre_restore_backup(runtime, project_id, restore_id)
+    backups.run_backup(runtime, backup_id)
+    with runtime.db.session() as session:
+        done = session.get(Backup, backup_id)
+        if done is None or done.status != backups.STATUS_COMPLETED:
+            raise RestoreFailed(
+                "Could not snapshot the target before restoring; nothing was changed"
+            )
+    return backup_id
+
+
+def create_pre_restore_backup(runtime: Runtime, project_id: int, restore_id: int) -> int:
+    """The row of the restore's own snapshot, which this job runs at once. It starts with
+    a heartbeat, not as queued: if the process dies before the backup starts, recovery
+    fails it after the heartbeat timeout like any interrupted job, instead of waiting
+    the queue timeout (an hour by default) for a job no queue holds."""
     with runtime.db.transaction() as session:
         row = backups.create(
             session,
@@ -266,17 +282,11 @@ def _pre_restore_backup(runtime: Runtime, project_id: int, restore_id: int) -> i
             user_id=None,
             take_lock=False,
         )
+        row.heartbeat_at = utcnow()
         backup_id = row.id
         session.execute(
             update(Restore).where(Restore.id == restore_id).values(pre_restore_backup_id=backup_id)
         )
-    backups.run_backup(runtime, backup_id)
-    with runtime.db.session() as session:
-        done = session.get(Backup, backup_id)
-        if done is None or done.status != backups.STATUS_COMPLETED:
-            raise RestoreFailed(
-                "Could not snapshot the target before restoring; nothing was changed"
-            )
     return backup_id
 
 
