@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cloudbox.backups import tasks as backup_tasks
+from cloudbox.jobs.memory import release_freed_memory
 from cloudbox.policies import tasks as policy_tasks
 from cloudbox.restores import tasks as restore_tasks
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 
 
 def install(runtime: Runtime) -> dict[str, Any]:
+    @runtime.queue.post_execute()  # type: ignore[untyped-decorator]
+    def _after_each_job(_task: Any, _value: Any, _exc: BaseException | None) -> None:
+        release_freed_memory()
+
     return {
         **backup_tasks.register(runtime),
         **restore_tasks.register(runtime),

@@ -1,0 +1,36 @@
+"""Gives a finished job's freed memory back to the system.
+
+glibc keeps freed heap pages for reuse. A restore touches a fixed but large amount (its
+SQLite page cache, batches of rows, decompression buffers); without this the worker
+process carries that high-water mark into every later job and idles at it, which is
+what its memory limit is measured against.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Callable
+from functools import cache
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def release_freed_memory() -> bool:
+    """Return free heap memory to the system (glibc `malloc_trim`); False where the C
+    library has no such call."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
