@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import hashlib
 import json
 import re
@@ -35,6 +34,7 @@ from typing import Any, BinaryIO, Final, Protocol, cast
 
 from isal import igzip, igzip_threaded
 
+from cloudbox import clib
 from cloudbox.archive.format import (
     BACKUP_VERSION,
     BLOCK_SIZE,
@@ -233,10 +233,8 @@ def _libc_memmem() -> Callable[[bytes, int, bytes, int], int | None] | None:
     """glibc's `memmem`, where there is one: it scans a MiB for a short token 2-3x faster
     than `bytes.__contains__`, and ctypes drops the GIL while it runs. A backup's
     documents are a few hundred MiB of lines searched four times over."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        memmem = libc.memmem
-    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library
+    memmem = clib.function("memmem")
+    if memmem is None:  # pragma: no cover - no C library
         return None
     memmem.restype = ctypes.c_void_p
     memmem.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]

@@ -9,21 +9,20 @@ what its memory limit is measured against.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 from functools import cache
+
+from cloudbox import clib
 
 
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
+    trim = clib.function("malloc_trim")
+    if trim is None:  # pragma: no cover - not glibc
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
-    return trim
+    return trim  # type: ignore[no-any-return]
 
 
 def release_freed_memory() -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
+from cloudbox import clib
 from cloudbox.config import Settings
 
 log = logging.getLogger(__name__)
@@ -112,12 +113,11 @@ def die_with_parent(parent_pid: int, poll_interval: float = 1.0) -> None:
     thread covers other systems (and a missing libc).
     """
     if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        except (OSError, AttributeError):
+        prctl = clib.function("prctl")
+        if prctl is None:
             log.warning("prctl is unavailable; watching the parent process instead")
+        elif prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
     if os.getppid() != parent_pid:
         _parent_gone(parent_pid)
 
