@@ -63,6 +63,17 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+@contextmanager
+def _committed(session: Session) -> Iterator[None]:
+    """Commit `session` when the block ends normally, roll it back on any error."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
@@ -84,13 +95,8 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction committed on success, rolled back on any error."""
-        with self.session(write=True) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with self.session(write=True) as session, _committed(session):
+            yield session
 
     @contextmanager
     def bulk_transaction(self) -> Iterator[Session]:
@@ -114,13 +120,8 @@ class Database:
             raw.execute("PRAGMA wal_autocheckpoint=0")
             try:
                 bind = conn.execution_options(sqlite_begin="IMMEDIATE")
-                with Session(bind=bind, expire_on_commit=False) as session:
-                    try:
-                        yield session
-                        session.commit()
-                    except BaseException:
-                        session.rollback()
-                        raise
+                with Session(bind=bind, expire_on_commit=False) as session, _committed(session):
+                    yield session
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             finally:
                 raw.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
