@@ -44,6 +44,16 @@ def _documents(runtime: Runtime, project_id: int) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
+def _archived_documents(runtime: Runtime, backup: dict[str, Any]) -> bytes:
+    """The documents member of a completed backup's archive, as stored."""
+    path = runtime.archives.local_path(backup["file_path"])
+    assert path is not None
+    with tarfile.open(path) as tar:
+        member = tar.extractfile("data/documents.ndjson")
+        assert member is not None
+        return member.read()
+
+
 def test_documents_round_trip_exactly(
     account: Account, project: dict[str, Any], runtime: Runtime
 ) -> None:
@@ -69,12 +79,7 @@ def test_documents_round_trip_exactly(
     assert len(source) == len(DATA)
 
     backup = completed_backup(account, pid)
-    path = runtime.archives.local_path(backup["file_path"])
-    assert path is not None
-    with tarfile.open(path) as tar:
-        member = tar.extractfile("data/documents.ndjson")
-        assert member is not None
-        lines = member.read().splitlines()
+    lines = _archived_documents(runtime, backup).splitlines()
     archived = sorted((json.loads(line) for line in lines), key=lambda row: str(row["id"]))
     keys = [c.name for c in DOCUMENTS.columns()]
     assert [list(row) for row in archived] == [keys] * len(DATA)
@@ -127,12 +132,7 @@ def test_documents_stored_with_any_spacing_re_export_to_the_archived_bytes(
                 {"t": text, "p": pid, "i": f"d{n}"},
             )
     backup = completed_backup(account, pid)
-    path = runtime.archives.local_path(backup["file_path"])
-    assert path is not None
-    with tarfile.open(path) as tar:
-        member = tar.extractfile("data/documents.ndjson")
-        assert member is not None
-        archived = member.read()
+    archived = _archived_documents(runtime, backup)
     assert archived == _section_lines(runtime, pid)
     by_id = {row["id"]: row["data"] for row in map(json.loads, archived.splitlines())}
     assert by_id == {f"d{n}": json.loads(t) for n, t in enumerate(texts)}
