@@ -10,7 +10,7 @@ import argparse
 import time
 import uuid
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Connection, create_engine, insert, text
 
 import cloudbox.models  # noqa: F401
 from bench.dataset import COLLECTIONS, DatasetSpec, insert_documents
@@ -20,33 +20,45 @@ from cloudbox.db.migrate import upgrade_database
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def create(scale: float, admin_url: str) -> tuple[str, int]:
-    name = f"proto_pg_{uuid.uuid4().hex[:8]}"
+def create_database(admin_url: str, prefix: str = "proto_pg") -> tuple[str, str]:
+    """A new database migrated to the current schema: (name, url)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     upgrade_database(url)
-    engine = create_engine(url)
+    return name, url
+
+
+def add_project(conn: Connection, collection_ids: dict[str, str]) -> int:
+    """A project holding the dataset's collections (name → id); returns its id."""
     projects = Base.metadata.tables["projects"]
     collections = Base.metadata.tables["collections"]
-    with engine.begin() as conn:
-        project_id = int(
-            conn.execute(
-                insert(projects)
-                .values(name="docs", description="", settings={})
-                .returning(projects.c.id)
-            ).scalar_one()
-        )
-        ids = {c: f"col-{c}" for c in COLLECTIONS}
+    project_id = int(
         conn.execute(
-            insert(collections),
-            [
-                {"project_id": project_id, "id": ids[c], "name": c, "description": ""}
-                for c in COLLECTIONS
-            ],
-        )
+            insert(projects)
+            .values(name="docs", description="", settings={})
+            .returning(projects.c.id)
+        ).scalar_one()
+    )
+    conn.execute(
+        insert(collections),
+        [
+            {"project_id": project_id, "id": cid, "name": name, "description": ""}
+            for name, cid in collection_ids.items()
+        ],
+    )
+    return project_id
+
+
+def create(scale: float, admin_url: str) -> tuple[str, int]:
+    _, url = create_database(admin_url)
+    engine = create_engine(url)
+    ids = {c: f"col-{c}" for c in COLLECTIONS}
+    with engine.begin() as conn:
+        project_id = add_project(conn, ids)
     engine.dispose()
     start = time.perf_counter()
     n = insert_documents(url, project_id, ids, DatasetSpec.for_scale(scale))

@@ -16,18 +16,13 @@ import argparse
 import json
 import sqlite3
 import time
-import uuid
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
-
 import cloudbox.models  # noqa: F401
-from bench.dataset import DatasetSpec, _iso, documents
+from bench.dataset import COLLECTIONS, DatasetSpec, _iso, documents
+from bench.scratch.pg_fixture import add_project, create_database, drop
 from cloudbox.backups.sections import SPECS_BY_NAME
-from cloudbox.db.base import Base
 from cloudbox.db.engine import Database
-from cloudbox.db.migrate import upgrade_database
-from cloudbox.db.types import utcnow
 from cloudbox.restores.bulk import SectionLoader
 
 DOCS = SPECS_BY_NAME["documents"]
@@ -96,28 +91,9 @@ def sqlite_variants(rows: list[bytes]) -> None:
 
 
 def _target(db: Database) -> int:
-    projects, collections = Base.metadata.tables["projects"], Base.metadata.tables["collections"]
-    with db.transaction() as session:
-        pid = int(
-            session.execute(
-                insert(projects)
-                .values(name="p", description="", settings={})
-                .returning(projects.c.id)
-            ).scalar_one()
-        )
-        for name in ("users", "orders", "events"):
-            session.execute(
-                insert(collections).values(
-                    project_id=pid,
-                    id=name,
-                    name=name,
-                    description="",
-                    indexes=[],
-                    created_at=utcnow(),
-                    updated_at=utcnow(),
-                )
-            )
-    return pid
+    """A project whose collection ids are the names the lines carry."""
+    with db.engine.begin() as conn:
+        return add_project(conn, {name: name for name in COLLECTIONS})
 
 
 def _load(db: Database, rows: list[bytes], copy: bool) -> float:
@@ -133,13 +109,8 @@ def _load(db: Database, rows: list[bytes], copy: bool) -> float:
 
 
 def postgres_variants(rows: list[bytes], admin_url: str) -> None:
-    name = f"bench_rows_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    name, url = create_database(admin_url, prefix="bench_rows")
     try:
-        upgrade_database(url)
         db = Database(url)
         results: dict[str, Any] = {
             "copy": _load(db, rows, copy=True),
@@ -155,9 +126,7 @@ def postgres_variants(rows: list[bytes], admin_url: str) -> None:
         db.dispose()
         print("postgresql: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in results.items()))
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop(name, admin_url)
 
 
 def main(argv: list[str] | None = None) -> None:
