@@ -4,10 +4,10 @@
     .venv/bin/python -m bench.scratch.bench_backup --db postgresql://postgres@127.0.0.1/db \\
         --project 1 --rounds 3
 
-"before" runs `git show HEAD:` copies of `archive/writer.py` and `backups/sections.py`
-(SQLAlchemy rows, `encode_rows` per row, per-row `write_section`, two digests); "after"
-runs `archiver.write_project` of the working tree, whose only big section is documents on
-a documents-only project. Both write a real archive (isal level 1, 2 threads) to
+"after" runs `archiver.write_project` of the working tree, whose only big section is
+documents on a documents-only project; "before" runs the same with the `ArchiveWriter` of
+`git show HEAD:src/cloudbox/archive/writer.py` (commit the sections' changes first to
+compare only the writer's). Both write a real archive (isal level 1, 2 threads) to
 /dev/null-like sinks; rounds alternate so load drifts hit both alike. Also times
 `tar czf` of the documents as NDJSON (the bench's baseline) for a same-run ratio.
 """
@@ -59,25 +59,17 @@ def _load_head(path: str, name: str) -> ModuleType:
 
 
 def before(db: Database, project_id: int) -> tuple[int, float]:
-    writer_mod = _load_head("src/cloudbox/archive/writer.py", "_head_writer")
-    sections = _load_head("src/cloudbox/backups/sections.py", "_head_sections")
-    spec = sections.SPECS_BY_NAME["documents"]
-    start = time.perf_counter()
-    with snapshot(db) as conn:
-        writer = writer_mod.ArchiveWriter(
-            _Null(),
-            metadata={},
-            key_fingerprint="b",
-            sections=["documents"],
-            validate_rows=False,
-        )
-        with writer:
-            result = conn.execution_options(stream_results=True, yield_per=2000).execute(
-                spec.rows_query(project_id, utcnow())
-            )
-            rows = writer.write_section("documents", sections.encode_rows(spec, result))
-            result.close()
-    return rows, time.perf_counter() - start
+    """`write_project` of the working tree with HEAD's `ArchiveWriter` swapped in."""
+    from cloudbox.backups import archiver
+
+    head = _load_head("src/cloudbox/archive/writer.py", "_head_writer")
+    current = archiver.ArchiveWriter
+    archiver.ArchiveWriter = head.ArchiveWriter  # type: ignore[misc]
+    try:
+        rows, seconds, _ = after(db, project_id)
+    finally:
+        archiver.ArchiveWriter = current  # type: ignore[misc]
+    return rows, seconds
 
 
 def after(db: Database, project_id: int) -> tuple[int, float, bytes]:

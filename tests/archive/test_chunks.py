@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -130,3 +133,45 @@ def test_the_strict_parse_trigger_finds_its_tokens_either_way(
     elif writer_module._MEMMEM is None:
         pytest.skip("no C library memmem on this platform")
     assert writer_module._suspicious(chunk) is suspicious
+
+
+def _thread_count_settles(expected: int) -> bool:
+    for _ in range(100):  # isal's threads poll their queues every 50 ms before ending
+        if threading.active_count() <= expected:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+BIG_CHUNK = b'{"id":"x","text":"' + b"y" * 1000 + b'"}\n'
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bad_row_deep_in_a_big_section_fails_it_and_stops_every_thread(threads: int) -> None:
+    """Past 8 MiB the section is being compressed by its own threads when the row
+    checks (in the hand-off thread) refuse a line: the error reaches the caller, the
+    output is unusable and no thread is left running."""
+    before = threading.active_count()
+    writer, out = make(threads=threads)
+    writer.write_section_chunks("project", [b'{"ok":1}\n'])
+    chunks = [BIG_CHUNK * 1000] * 12 + [b'{"ok":1}\n[1]\n']  # ~12 MiB, then a bad line
+    with pytest.raises(RowRejectedError, match="row 12002"):
+        writer.write_section_chunks("documents", chunks)
+    _assert_unusable(writer, out)
+    assert _thread_count_settles(before)
+
+
+def test_a_producer_failing_deep_in_a_big_section_stops_every_thread() -> None:
+    before = threading.active_count()
+    writer, out = make()
+    writer.write_section_chunks("project", [b'{"ok":1}\n'])
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(12):
+            yield BIG_CHUNK * 1000
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        writer.write_section_chunks("documents", chunks())
+    _assert_unusable(writer, out)
+    assert _thread_count_settles(before)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import io
 import json
 import re
 import tempfile
@@ -49,6 +50,7 @@ from cloudbox.archive.format import (
     blob_member,
     section_member,
 )
+from cloudbox.archive.handoff import handed_off
 from cloudbox.archive.reader import (
     InvalidArchive,
     _JsonRejected,
@@ -66,7 +68,8 @@ __all__ = [
     "RowRejectedError",
 ]
 
-#: Sections are spooled in memory up to this size, then on disk.
+#: Sections are spooled in memory up to this size; a bigger one is compressed as it
+#: arrives, into a temporary file (see `_SectionSpool`).
 SPOOL_MAX_BYTES: Final = 8 * 2**20
 _MAX_OCTAL_SIZE: Final = 8**11 - 1
 _MAX_MTIME: Final = 8**11 - 1
@@ -165,7 +168,7 @@ _igzip_file: Final[Callable[..., Any]] = igzip.IGzipFile
 _igzip_threaded_open: Final[Callable[..., Any]] = igzip_threaded.open
 
 
-def _open_gzip(sink: _HashingSink, compresslevel: int, threads: int) -> _GzipStream:
+def _open_gzip(sink: _HashingSink | BinaryIO, compresslevel: int, threads: int) -> _GzipStream:
     """Standard gzip output; several threads when asked, one member either way."""
     if threads <= 1:
         stream = _igzip_file(fileobj=sink, mode="wb", compresslevel=compresslevel, mtime=0)
@@ -219,6 +222,64 @@ def _mtime_from(metadata: dict[str, Any]) -> int:
     if stamp is None:
         stamp = time.time()
     return min(max(int(stamp), 0), _MAX_MTIME)
+
+
+class _SectionSpool:
+    """Holds a section until its size, which its tar header needs, is known.
+
+    A small section stays raw in memory and is replayed into the archive's gzip stream. A
+    big one (the documents) is compressed while its producer is still building it, by
+    its own compressor threads, into a temporary file that becomes one gzip member of
+    the archive as it is: the second core compresses while the first reads the
+    database, instead of both waiting for the section to end, and the spool holds a
+    third of the bytes. A gzip file may hold any number of members (RFC 1952 §2.2);
+    the reader, `gzip -d` and `tar xzf` read them as one stream.
+    """
+
+    def __init__(self, compresslevel: int, threads: int) -> None:
+        self._compresslevel = compresslevel
+        self._threads = threads
+        self._raw = bytearray()
+        self._file: BinaryIO | None = None
+        self._gz: _GzipStream | None = None
+
+    @property
+    def compressed(self) -> bool:
+        return self._file is not None
+
+    def write(self, chunk: bytes | bytearray) -> None:
+        if self._gz is not None:
+            self._gz.write(chunk)
+            return
+        self._raw += chunk
+        if len(self._raw) > SPOOL_MAX_BYTES:
+            # closed by close(), which the writer calls in a finally
+            self._file = cast("BinaryIO", tempfile.TemporaryFile())  # noqa: SIM115
+            self._gz = _open_gzip(self._file, self._compresslevel, self._threads)
+            self._gz.write(self._raw)
+            self._raw = bytearray()
+
+    def raw(self) -> bytes | bytearray:
+        return self._raw
+
+    def member(self) -> BinaryIO:
+        """The finished gzip member, positioned at its start."""
+        if self._gz is None or self._file is None:
+            raise ValueError("the section was not compressed")
+        gz, self._gz = self._gz, None
+        gz.close()
+        self._file.seek(0)
+        return self._file
+
+    def close(self) -> None:
+        self._raw = bytearray()
+        if self._gz is not None:
+            with contextlib.suppress(Exception):
+                self._gz.close()
+            self._gz = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 # A \uXXXX escape of a UTF-16 surrogate that is not part of a pair; a false positive
@@ -333,6 +394,8 @@ class ArchiveWriter:
             _strict_loads(data, limits.max_json_depth)
         except _JsonRejected as exc:
             raise ValueError(f"metadata would not be readable: {exc.message}") from None
+        self._compresslevel = compresslevel
+        self._threads = threads
         self._sink = _HashingSink(out)
         self._gz = _open_gzip(self._sink, compresslevel, threads)
         try:
@@ -440,9 +503,29 @@ class ArchiveWriter:
     def _write(self, data: bytes | bytearray | memoryview) -> None:
         self._gz.write(data)
         self._expanded += len(data)
-        if self._progress is not None and self._expanded >= self._next_report:
-            self._next_report = self._expanded + CHUNK_SIZE
-            self._progress(self._expanded)
+        self._report(self._expanded)
+
+    def _report(self, total: int) -> None:
+        """Progress about once per MiB of the tar stream (`total` only grows)."""
+        if self._progress is not None and total >= self._next_report:
+            self._next_report = total + CHUNK_SIZE
+            self._progress(total)
+
+    def _splice(self, member: BinaryIO, size: int) -> None:
+        """Put an already compressed gzip member holding `size` bytes of the tar stream
+        into the archive: end the current member, copy it, start the next one."""
+        length = member.seek(0, io.SEEK_END)
+        member.seek(0)
+        self._gz.close()
+        copied = 0
+        while piece := member.read(CHUNK_SIZE):
+            copied += len(piece)
+            self._sink.write(piece)
+        if not copied or copied != length:
+            raise ArchiveWriteError("a section's compressed spool file was truncated")
+        self._gz = _open_gzip(self._sink, self._compresslevel, self._threads)
+        self._expanded += size
+        self._report(self._expanded)
 
     def _begin_member(self, name: str, size: int) -> None:
         limits = self._limits
@@ -488,26 +571,38 @@ class ArchiveWriter:
         digest = hashlib.sha256()
         count = 0
         size = 0
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
+        spool = _SectionSpool(self._compresslevel, self._threads)
+
+        def sized(chunks: Iterable[bytes]) -> Iterator[bytes]:
+            """The producer's side (this thread): types, size limit, progress."""
+            nonlocal size
             for chunk in chunks:
                 if not isinstance(chunk, bytes | bytearray):
                     raise TypeError(f"{section}: chunks must be bytes")
                 if not chunk:
                     continue
-                count += self._check_chunk(section, count, chunk)
                 size += len(chunk)
                 if size > limits.max_member_bytes:
                     raise LimitExceededError(f"{name} exceeds {limits.max_member_bytes} bytes")
-                spool.write(chunk)
-                digest.update(chunk)
+                yield chunk
+                self._report(self._expanded + size)  # the section's bytes are on their way
+
+        def take(chunk: bytes) -> None:
+            """The second thread's side: the reader's rules, the digest, compression."""
+            nonlocal count
+            count += self._check_chunk(section, count, chunk)
+            digest.update(chunk)
+            spool.write(chunk)
+
+        try:
+            handed_off(sized(chunks), take)
             self._begin_member(name, size)
-            copied = 0
-            spool.seek(0)
-            while piece := spool.read(CHUNK_SIZE):
-                copied += len(piece)
-                self._write(piece)
-        if copied != size:
-            raise ArchiveWriteError(f"{name}: temporary spool file was truncated")
+            if spool.compressed:
+                self._splice(spool.member(), size)
+            else:
+                self._write(spool.raw())
+        finally:
+            spool.close()
         self._end_member(size)
         self._members.append(MemberInfo(name, size, digest.hexdigest(), count))
         self._next_section += 1
