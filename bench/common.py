@@ -224,16 +224,18 @@ class Api:
         body["wall_seconds"] = wall
         return body
 
-    def restore(self, backup_id: int, target_project_id: int) -> dict[str, Any]:
+    def restore(
+        self, backup_id: int, target_project_id: int, *, pre_restore_backup: bool = False
+    ) -> dict[str, Any]:
         """Restore into `target_project_id` and wait (the spec's synchronous restore).
-        The target is new and empty, so no pre-restore snapshot is taken."""
+        The target is new and empty, so by default no pre-restore snapshot is taken."""
         start = time.perf_counter()
         response = self.client.post(
             f"/api/backups/{backup_id}/restore",
             json={
                 "target_project_id": target_project_id,
                 "wait": True,
-                "pre_restore_backup": False,
+                "pre_restore_backup": pre_restore_backup,
             },
         )
         wall = time.perf_counter() - start

@@ -441,13 +441,16 @@ class JobProbe:
     answer comes when the job is done) and lets a test fail the N-th operation the job
     performs: a database statement on the engine, a blob write or a blob rename.
 
-    Only operations on the job's own thread count: the progress reporter's heartbeat
-    thread is timing-dependent and left alone.
+    Only operations on the job's own threads count (its thread, and the verification
+    that runs beside the apply when no pre-restore backup is taken): the progress
+    reporter's heartbeat thread is timing-dependent and left alone. Which operation is
+    the N-th may then differ between runs; how many there are does not.
     """
 
     def __init__(self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
         self.runtime = runtime
         self.local = threading.local()
+        self.counting = threading.Lock()
         self.counts: dict[str, int] = {}
         self.fail: tuple[str, int] | None = None
         self.fired: str | None = None
@@ -481,16 +484,19 @@ class JobProbe:
     # -- wrappers -----------------------------------------------------------------------
 
     def _active(self) -> bool:
+        if threading.current_thread().name == "restore-verify":
+            return True
         return bool(getattr(self.local, "active", False))
 
     def _tick(self, kind: str) -> bool:
         """Count one operation of `kind`; True when the test wants this one to fail."""
         if not self._active():
             return False
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        if self.fail == (kind, self.counts[kind]) and self.fired is None:
-            self.fired = f"{kind} #{self.counts[kind]}"
-            return True
+        with self.counting:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if self.fail == (kind, self.counts[kind]) and self.fired is None:
+                self.fired = f"{kind} #{self.counts[kind]}"
+                return True
         return False
 
     def _on_statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -728,10 +728,15 @@ def test_bit_flips_and_truncations_are_refused_by_import(real: Real) -> None:
         expect_refused(real, f"truncation #{n} to {cut}", data[:cut])
 
 
-def test_corrupted_stored_archive_is_refused_by_restore(real: Real) -> None:
+@pytest.mark.parametrize("beside", [False, True], ids=["proof-first", "proof-beside-apply"])
+def test_corrupted_stored_archive_is_refused_by_restore(real: Real, beside: bool) -> None:
     """The archive of a completed backup is corrupted on disk: 10 bit flips, 5
     truncations, an extra member, a missing member, an appended byte, an edited manifest.
-    Each restore answers 422 INVALID_ARCHIVE and the target stays exactly as it was."""
+    Each restore answers 422 INVALID_ARCHIVE and the target stays exactly as it was:
+    with a pre-restore backup (the archive is proven before anything is written) and
+    without one (the proof runs beside the apply, which has inserted rows by the time a
+    flip among the blobs or a truncation is found, and rolls them back)."""
+    options = {"pre_restore_backup": False} if beside else {}
     path = real.runtime.archives.local_path(real.backup["file_path"])
     assert path is not None
     original = path.read_bytes()
@@ -752,7 +757,7 @@ def test_corrupted_stored_archive_is_refused_by_restore(real: Real) -> None:
     try:
         for case, corrupt in corruptions.items():
             path.write_bytes(corrupt)
-            response = real.account.post(f"/api/backups/{real.backup['id']}/restore", json={})
+            response = real.account.post(f"/api/backups/{real.backup['id']}/restore", json=options)
             body = assert_error(response, 422, "INVALID_ARCHIVE")
             assert str(path) not in response.text, case
             restore_id = body["error"]["details"]["restore_id"]

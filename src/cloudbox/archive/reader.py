@@ -1233,6 +1233,24 @@ class ArchiveScan:
             raise ValueError("the scan has not finished")
         return self._stream.result()
 
+    def check_against(self, verified: VerifiedArchive) -> None:
+        """For a scan that read only part of an archive while another pass verified all
+        of it (a restore applying beside its verification): every member this scan read
+        to its end must have the digest and row count the verifying pass recorded, or the
+        file changed between the reads."""
+        expected = {m["name"]: m for m in verified.manifest["members"]}
+        for name, record in self._stream.records.items():
+            entry = expected.get(name)
+            rows = verified.sections.get(name[len("data/") : -len(".ndjson")])
+            if (
+                entry is None
+                or entry["sha256"] != record.sha256
+                or (record.rows is not None and record.rows != rows)
+            ):
+                raise InvalidArchive(
+                    f"{name} differs from the verified archive", rule="archive_changed"
+                )
+
 
 class ArchiveReader:
     """Second, applying pass over an archive that :func:`verify_archive` accepted.

@@ -12,8 +12,11 @@ Two streaming passes over the stored archive (memory bounded by batch sizes):
 2. **apply** — one database transaction deletes the target's rows of the chosen sections,
    inserts the archive's rows with `project_id` rewritten, takes blob references, checks
    the counts, records the audit entry and finishes the restore row; then commits. It
-   reads only the sections, which precede the blobs, and re-checks their digests against
-   pass 1.
+   reads only the sections, which precede the blobs, and checks their digests against
+   pass 1's.
+
+Without a pre-restore backup to take between them, the passes run at once (pass 1 in a
+thread, `Verification`): the apply's transaction commits only after pass 1 succeeded.
 
 The recorded SHA-256 is what lets rows skip the strict JSON parser: the writer produced
 them from the database, or the import parsed every one strictly, and the matching digest
@@ -24,8 +27,10 @@ stops after pass 1 without staging blobs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +39,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cloudbox.archive import ArchiveLimits, ArchiveReader, ArchiveScan, Member, VerifiedArchive
+from cloudbox.archive import (
+    ArchiveLimits,
+    ArchiveScan,
+    InvalidArchive,
+    Member,
+    VerifiedArchive,
+)
 from cloudbox.backups.sections import SECTION_SPECS, SPECS_BY_NAME, SectionSpec
 from cloudbox.backups.streams import reader_over
 from cloudbox.blobstore import BlobStore, ObjectStore
@@ -204,10 +215,18 @@ def verify_and_stage(
     ctx: RestoreContext,
     *,
     stage: bool,
+    plan: RestorePlan | None = None,
+    planned: Callable[[str], None] = lambda section: None,
+    show_phase: bool = True,
 ) -> tuple[VerifiedArchive, RestorePlan]:
-    """Pass 1: prove the archive, plan the restore and (unless a dry run) stage blobs."""
-    ctx.progress.update(phase="verify")
-    plan = RestorePlan()
+    """Pass 1: prove the archive, plan the restore and (unless a dry run) stage blobs.
+
+    `planned(section)` is called once the plan for that section is final (what an apply
+    running beside this pass waits for); `show_phase` is off when the apply owns the
+    progress phase."""
+    if show_phase:
+        ctx.progress.update(phase="verify")
+    plan = RestorePlan() if plan is None else plan
     target = ctx.target_project_id
     existing = {name: _count_existing(conn, SPECS_BY_NAME[name], target) for name in ctx.sections}
     with open_archive(archives, key, ctx) as source:
@@ -222,8 +241,11 @@ def verify_and_stage(
                 plan.sections[spec.name] = _plan_section(
                     conn, member, spec, existing[spec.name], plan, ctx
                 )
+                planned(spec.name)
             elif member.kind == "blob" and "files" in ctx.sections and member.sha256:
-                _stage_blob(member, member.sha256, blobs, plan, ctx, stage=stage)
+                _stage_blob(
+                    member, member.sha256, blobs, plan, ctx, stage=stage, show_phase=show_phase
+                )
         verified = scan.result()
     for name in ctx.sections:
         section_plan = plan.sections.setdefault(name, SectionPlan(existing_rows=existing[name]))
@@ -241,8 +263,9 @@ def _stage_blob(
     ctx: RestoreContext,
     *,
     stage: bool,
+    show_phase: bool,
 ) -> None:
-    if plan.blob_count == 0:
+    if plan.blob_count == 0 and show_phase:
         ctx.progress.update(phase="stage" if stage else "plan")
     plan.blob_count += 1
     plan.blob_bytes += member.size
@@ -395,6 +418,128 @@ def _batches(items: Iterator[T], size: int = BATCH) -> Iterator[list[T]]:
         yield batch
 
 
+class _VerificationFailed(Exception):
+    """Stops an apply whose verification (pass 1, beside it) has failed."""
+
+
+class _Stopped(Exception):
+    """Stops a verification whose apply failed for a reason of its own."""
+
+
+#: pass 1 as `Verification` runs it: (context, plan to fill, planned callback, show phase)
+Pass1 = Callable[
+    [RestoreContext, RestorePlan, Callable[[str], None], bool],
+    tuple[VerifiedArchive, RestorePlan],
+]
+
+
+class Verification:
+    """Pass 1 of a restore, run before the apply or in a thread beside it.
+
+    Before: the archive is proven, then the apply reads it. Beside (when no pre-restore
+    backup has to be taken first, and a bad archive should cost nothing): both read the
+    archive at once, and the apply inserts rows that are not proven yet, inside its
+    transaction. It waits for each section's plan (what the target holds, conflicts)
+    before inserting that section, for the whole proof before it takes blob references
+    (the blobs may still be staging), and `proven()` before the commit: any failure of
+    the proof rolls the apply back, as if the passes had run one after the other.
+    """
+
+    def __init__(self, run: Pass1, ctx: RestoreContext) -> None:
+        self.plan = RestorePlan()
+        self._run = run
+        self._ctx = ctx
+        self._planned: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._verified: VerifiedArchive | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> VerifiedArchive:
+        """Pass 1 here and now; its errors are raised as they happen."""
+        try:
+            self._verified = self._pass(show_phase=True)
+        finally:
+            self._done.set()
+        return self._verified
+
+    def start(self) -> None:
+        """Pass 1 in a thread; the caller must end with `proven()` or `close()`."""
+
+        def run() -> None:
+            try:
+                self._verified = self._pass(show_phase=False)
+            except BaseException as exc:  # noqa: BLE001 - raised by proven() or settle()
+                self._error = exc
+            finally:
+                self._done.set()
+
+        self._thread = threading.Thread(target=run, name="restore-verify", daemon=True)
+        self._thread.start()
+
+    def _pass(self, show_phase: bool) -> VerifiedArchive:
+        def check() -> None:
+            if self._stop.is_set():
+                raise _Stopped()
+            self._ctx.check_cancelled()
+
+        ctx = dataclasses.replace(self._ctx, check_cancelled=check)
+        verified, _ = self._run(ctx, self.plan, self._section_planned, show_phase)
+        return verified
+
+    def _event(self, section: str) -> threading.Event:
+        with self._lock:
+            return self._planned.setdefault(section, threading.Event())
+
+    def _section_planned(self, section: str) -> None:
+        self._event(section).set()
+
+    def check(self) -> None:
+        """Raise (stopping the apply) if the proof has already failed."""
+        if self._error is not None:
+            raise _VerificationFailed()
+
+    def wait_planned(self, section: str) -> None:
+        """Until the plan of `section` is final (or the proof ended)."""
+        event = self._event(section)
+        while not event.wait(0.05) and not self._done.is_set():
+            self._ctx.check_cancelled()
+        self.check()
+
+    def proven(self) -> VerifiedArchive:
+        """Wait for the proof; raise its error, or return what it proved."""
+        self._done.wait()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._verified is not None
+        return self._verified
+
+    def settle(self, exc: BaseException) -> BaseException:
+        """The error to report for an apply that raised `exc`. If the archive's content
+        may be at fault, the proof finishes first and its error, if any, wins (the
+        report is the one the passes in sequence would give); otherwise it is stopped."""
+        if not isinstance(exc, InvalidArchiveError | InvalidArchive | _VerificationFailed):
+            self.close()
+            return exc
+        try:
+            self.proven()
+        except _Stopped:
+            return exc
+        except BaseException as proof_error:  # noqa: BLE001 - returned to be raised
+            return proof_error
+        return exc
+
+    def close(self) -> None:
+        """Stop the proof if it still runs and wait for its thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 # -- pass 2: apply ---------------------------------------------------------------------
 
 
@@ -448,33 +593,61 @@ def apply(
     conn: Session,
     archives: ObjectStore,
     key: str,
-    verified: VerifiedArchive,
+    verification: Verification,
     blobs: BlobStore,
-    plan: RestorePlan,
     ctx: RestoreContext,
 ) -> dict[str, int]:
-    """Pass 2, inside the caller's transaction. Returns rows inserted per section."""
+    """Pass 2, inside the caller's transaction. Returns rows inserted per section; when
+    it returns, the archive is proven (`verification.proven()`)."""
     ctx.progress.update(phase="apply")
+    try:
+        inserted, scan = _insert_sections(conn, archives, key, verification, blobs, ctx)
+        scan.check_against(verification.proven())
+    except BaseException as exc:  # noqa: BLE001 - raised again, or the proof's error instead
+        raise verification.settle(exc) from None
+    return inserted
+
+
+def _insert_sections(
+    conn: Session,
+    archives: ObjectStore,
+    key: str,
+    verification: Verification,
+    blobs: BlobStore,
+    ctx: RestoreContext,
+) -> tuple[dict[str, int], ArchiveScan]:
     clear_target(conn, ctx)
     inserted: Counter[str] = Counter()
     target = ctx.target_project_id
+    plan = verification.plan
+
+    def check() -> None:
+        ctx.check_cancelled()
+        verification.check()
+
     with open_archive(archives, key, ctx) as source:
-        for member in ArchiveReader(source, verified, ctx.limits):
+        scan = ArchiveScan(source, ctx.limits, check_rows=False)
+        for member in scan:
+            if member.kind == "metadata":
+                check_fingerprint(scan.metadata, ctx)
             if member.kind in ("blob", "manifest"):
-                break  # sections come first; pass 1 verified and staged the rest
+                break  # sections come first; pass 1 verifies and stages the rest
             if member.kind != "section" or member.section not in ctx.sections:
                 continue
             spec = SPECS_BY_NAME[member.section]
+            if spec.name == "files":
+                verification.proven()  # its blobs are staged: references can be taken
+            verification.wait_planned(spec.name)
             skip = plan.skip.get(spec.name)
             loader = SectionLoader(conn, spec, target)
             if loader.reads_lines and not skip:
                 for lines in _batches(member.lines()):
-                    ctx.check_cancelled()
+                    check()
                     inserted[spec.name] += loader.insert_lines(lines)
                     ctx.progress.add(items=len(lines))
                 continue
             for batch in _batches(parse_rows(member)):
-                ctx.check_cancelled()
+                check()
                 if spec.name == "project":
                     _apply_project(conn, batch, target)
                     inserted[spec.name] += len(batch)
@@ -487,7 +660,7 @@ def apply(
                     _acquire_blobs(conn, blobs, values)
                 inserted[spec.name] += loader.insert(values)
                 ctx.progress.add(items=len(batch))
-    return dict(inserted)
+    return dict(inserted), scan
 
 
 def _acquire_blobs(conn: Session, blobs: BlobStore, files: list[dict[str, Any]]) -> None:

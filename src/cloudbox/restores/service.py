@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from cloudbox.archive import InvalidArchive, UnsupportedVersion
+from cloudbox.archive import InvalidArchive, UnsupportedVersion, VerifiedArchive
 from cloudbox.audit import service as audit
 from cloudbox.audit.service import SYSTEM, Actor
 from cloudbox.backups import service as backups
@@ -201,29 +202,59 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
                 limits=limits,
             )
             with db.session() as read:
-                verified, plan = restorer.verify_and_stage(
-                    read, runtime.archives, key, checksum, runtime.blobs, ctx, stage=not dry_run
-                )
-                read.rollback()
-            if dry_run:
-                _complete(runtime, restore_id, plan, {}, None)
-                return
-            pre_backup_id = None
-            if options.get("pre_restore_backup", True):
-                progress.update(phase="pre-restore backup")
-                pre_backup_id = _pre_restore_backup(runtime, target, restore_id)
-            # Show the phase before the write transaction starts: on SQLite it holds the
-            # write lock, so the reporter cannot record progress until the commit.
-            progress.update(phase="apply")
-            with contextlib.suppress(Exception):
-                flush(progress.snapshot())
-            with db.bulk_transaction() as session:
-                _lock_project_row(session, target)
-                inserted = restorer.apply(
-                    session, runtime.archives, key, verified, runtime.blobs, plan, ctx
-                )
-                restorer.check_counts(session, plan, inserted, ctx)
-                _finish(session, restore_id, plan, inserted, pre_backup_id)
+
+                def pass_one(
+                    ctx: restorer.RestoreContext,
+                    plan: restorer.RestorePlan,
+                    planned: Callable[[str], None],
+                    show_phase: bool,
+                ) -> tuple[VerifiedArchive, restorer.RestorePlan]:
+                    return restorer.verify_and_stage(
+                        read,
+                        runtime.archives,
+                        key,
+                        checksum,
+                        runtime.blobs,
+                        ctx,
+                        stage=not dry_run,
+                        plan=plan,
+                        planned=planned,
+                        show_phase=show_phase,
+                    )
+
+                verification = restorer.Verification(pass_one, ctx)
+                pre_restore_backup = options.get("pre_restore_backup", True)
+                try:
+                    # A pre-restore backup is taken only of a restore whose archive is
+                    # proven; without one, the proof runs beside the apply (restorer.py).
+                    if dry_run or pre_restore_backup:
+                        verification.run()
+                    else:
+                        verification.start()
+                    if dry_run:
+                        _complete(runtime, restore_id, verification.plan, {}, None)
+                        return
+                    pre_backup_id = None
+                    if pre_restore_backup:
+                        progress.update(phase="pre-restore backup")
+                        pre_backup_id = _pre_restore_backup(runtime, target, restore_id)
+                    # Show the phase before the write transaction starts: on SQLite it
+                    # holds the write lock, so the reporter cannot record progress until
+                    # the commit.
+                    progress.update(phase="apply")
+                    with contextlib.suppress(Exception):
+                        flush(progress.snapshot())
+                    with db.bulk_transaction() as session:
+                        _lock_project_row(session, target)
+                        inserted = restorer.apply(
+                            session, runtime.archives, key, verification, runtime.blobs, ctx
+                        )
+                        plan = verification.plan
+                        restorer.check_counts(session, plan, inserted, ctx)
+                        _finish(session, restore_id, plan, inserted, pre_backup_id)
+                finally:
+                    verification.close()
+                    read.rollback()
     except (InvalidArchive, UnsupportedVersion) as exc:
         code = (
             "UNSUPPORTED_BACKUP_VERSION"
