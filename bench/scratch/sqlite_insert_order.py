@@ -24,6 +24,7 @@ from typing import Any
 import cloudbox.models  # noqa: F401
 from bench.dataset import COLLECTIONS, DatasetSpec, _iso, documents, insert_documents
 from bench.scratch.pg_fixture import add_project
+from bench.scratch.restore_rows import _NoSession
 from cloudbox.backups.sections import SPECS_BY_NAME
 from cloudbox.db.engine import Database
 from cloudbox.db.migrate import upgrade_database
@@ -79,16 +80,35 @@ def batches(path: Path) -> Iterator[list[bytes]]:
 Variant = Callable[[Any, SectionLoader, Path], None]
 
 
+def cut(loader: SectionLoader, batch: list[bytes]) -> list[tuple[Any, ...]]:
+    return [values for values in map(loader._cut, batch) if values is not None]
+
+
+def without_json_check(sql: str) -> str:
+    """The insert statement with `data` taken as given (no `json_valid`)."""
+    return sql.replace("CASE WHEN json_valid(?4) THEN ?4 END", "?4")
+
+
+def plain_table(raw: Any, loader: SectionLoader, name: str, *, temp: bool = False) -> str:
+    """A table of the documents' columns with no key, index or constraint; returns the
+    loader's insert statement aimed at it."""
+    raw.execute(
+        f"CREATE {'TEMP ' if temp else ''}TABLE {name} (project_id INT, collection_id TEXT, "
+        "id TEXT, data TEXT, version INT, created_at TEXT, updated_at TEXT)"
+    )
+    return loader._sql.replace("INSERT INTO documents", f"INSERT INTO {name}")
+
+
 def current(raw: Any, loader: SectionLoader, lines: Path) -> None:
     for batch in batches(lines):
-        raw.executemany(loader._sql, [v for v in map(loader._cut, batch) if v is not None])
+        raw.executemany(loader._sql, cut(loader, batch))
 
 
 def window_sorted(window: int) -> Variant:
     def run(raw: Any, loader: SectionLoader, lines: Path) -> None:
         pending: list[tuple[Any, ...]] = []
         for batch in batches(lines):
-            pending.extend(v for v in map(loader._cut, batch) if v is not None)
+            pending.extend(cut(loader, batch))
             if len(pending) >= window:
                 pending.sort(key=lambda v: (v[1], v[2]))
                 raw.executemany(loader._sql, pending)
@@ -103,15 +123,11 @@ def staged(window: int) -> Variant:
     """Cut rows into a TEMP table, then each window into documents in key order."""
 
     def run(raw: Any, loader: SectionLoader, lines: Path) -> None:
-        raw.execute(
-            "CREATE TEMP TABLE stage (project_id INT, collection_id TEXT, id TEXT, data TEXT, "
-            "version INT, created_at TEXT, updated_at TEXT)"
-        )
-        stage_sql = loader._sql.replace("INSERT INTO documents", "INSERT INTO temp.stage")
+        stage_sql = plain_table(raw, loader, "stage", temp=True)
         move = "INSERT INTO documents SELECT * FROM temp.stage ORDER BY collection_id, id"
         count = 0
         for batch in batches(lines):
-            raw.executemany(stage_sql, [v for v in map(loader._cut, batch) if v is not None])
+            raw.executemany(stage_sql, cut(loader, batch))
             count += len(batch)
             if count >= window:
                 raw.execute(move)
@@ -136,24 +152,20 @@ def bare_table(check: bool) -> Variant:
     """Into a table with no key, index or constraint: what the rows alone cost."""
 
     def run(raw: Any, loader: SectionLoader, lines: Path) -> None:
-        raw.execute(
-            "CREATE TABLE bare (project_id INT, collection_id TEXT, id TEXT, data TEXT, "
-            "version INT, created_at TEXT, updated_at TEXT)"
-        )
-        sql = loader._sql.replace("INSERT INTO documents", "INSERT INTO bare")
+        sql = plain_table(raw, loader, "bare")
         if not check:
-            sql = sql.replace("CASE WHEN json_valid(?4) THEN ?4 END", "?4")
+            sql = without_json_check(sql)
         for batch in batches(lines):
-            raw.executemany(sql, [v for v in map(loader._cut, batch) if v is not None])
+            raw.executemany(sql, cut(loader, batch))
         raw.execute("INSERT INTO documents SELECT * FROM bare WHERE 0")
 
     return run
 
 
 def no_json_check(raw: Any, loader: SectionLoader, lines: Path) -> None:
-    sql = loader._sql.replace("CASE WHEN json_valid(?4) THEN ?4 END", "?4")
+    sql = without_json_check(loader._sql)
     for batch in batches(lines):
-        raw.executemany(sql, [v for v in map(loader._cut, batch) if v is not None])
+        raw.executemany(sql, cut(loader, batch))
 
 
 def cut_only(raw: Any, loader: SectionLoader, lines: Path) -> None:
@@ -188,19 +200,6 @@ def run_variant(
     count = raw.execute(query, (target,)).fetchone()[0]
     raw.close()
     print(f"{name:40s} {count:>9,} rows {seconds:7.2f} s {count / seconds:>10,.0f}/s", flush=True)
-
-
-class _Dialect:
-    paramstyle = "qmark"
-
-
-class _Bind:
-    dialect = _Dialect()
-
-
-class _NoSession:
-    def get_bind(self) -> _Bind:
-        return _Bind()
 
 
 VARIANTS: dict[str, tuple[Variant, list[str]]] = {
