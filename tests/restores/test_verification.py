@@ -92,12 +92,10 @@ def test_the_apply_stops_once_the_proof_failed() -> None:
     corrupt = InvalidArchiveError(details={"reason": "blob content differs"})
     verification = restorer.Verification(_pass([], fail_with=corrupt), _ctx())
     verification.start()
-    with pytest.raises(InvalidArchiveError) as raised:
-        for _ in range(500):  # the apply's batches
-            try:
-                verification.check()
-            except Exception as exc:  # noqa: BLE001 - as apply(): settle picks the error
-                raise verification.settle(exc) from None
+    # as apply(): the batches check the proof; settling() reports its error
+    with pytest.raises(InvalidArchiveError) as raised, verification.settling():
+        for _ in range(500):
+            verification.check()
             time.sleep(0.01)
     assert raised.value is corrupt
     assert not _threads()
@@ -121,11 +119,9 @@ def test_a_cancelled_restore_stops_both_passes() -> None:
     verification = restorer.Verification(_pass(["users"] * 1000), _ctx(cancel))
     verification.start()
     cancel.set()
-    with pytest.raises(Cancelled):
-        try:  # as apply(): whichever pass notices first, the restore reports Cancelled
-            verification.wait_planned("documents")
-        except Exception as exc:  # noqa: BLE001
-            raise verification.settle(exc) from None
+    # whichever pass notices first, the restore reports Cancelled
+    with pytest.raises(Cancelled), verification.settling():
+        verification.wait_planned("documents")
     assert not _threads()
 
 

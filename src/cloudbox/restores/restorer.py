@@ -33,6 +33,7 @@ import io
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -533,6 +534,14 @@ class Verification:
             return proof_error
         return exc
 
+    @contextmanager
+    def settling(self) -> Iterator[None]:
+        """Around the apply: whatever it raises is replaced by what `settle` picks."""
+        try:
+            yield
+        except BaseException as exc:  # noqa: BLE001 - raised again, or the proof's error
+            raise self.settle(exc) from None
+
     def close(self) -> None:
         """Stop the proof if it still runs and wait for its thread."""
         self._stop.set()
@@ -600,67 +609,53 @@ def apply(
     """Pass 2, inside the caller's transaction. Returns rows inserted per section; when
     it returns, the archive is proven (`verification.proven()`)."""
     ctx.progress.update(phase="apply")
-    try:
-        inserted, scan = _insert_sections(conn, archives, key, verification, blobs, ctx)
-        scan.check_against(verification.proven())
-    except BaseException as exc:  # noqa: BLE001 - raised again, or the proof's error instead
-        raise verification.settle(exc) from None
-    return inserted
+    with verification.settling():
+        clear_target(conn, ctx)
+        inserted: Counter[str] = Counter()
+        target = ctx.target_project_id
+        plan = verification.plan
 
+        def check() -> None:
+            ctx.check_cancelled()
+            verification.check()
 
-def _insert_sections(
-    conn: Session,
-    archives: ObjectStore,
-    key: str,
-    verification: Verification,
-    blobs: BlobStore,
-    ctx: RestoreContext,
-) -> tuple[dict[str, int], ArchiveScan]:
-    clear_target(conn, ctx)
-    inserted: Counter[str] = Counter()
-    target = ctx.target_project_id
-    plan = verification.plan
-
-    def check() -> None:
-        ctx.check_cancelled()
-        verification.check()
-
-    with open_archive(archives, key, ctx) as source:
-        scan = ArchiveScan(source, ctx.limits, check_rows=False)
-        for member in scan:
-            if member.kind == "metadata":
-                check_fingerprint(scan.metadata, ctx)
-            if member.kind in ("blob", "manifest"):
-                break  # sections come first; pass 1 verifies and stages the rest
-            if member.kind != "section" or member.section not in ctx.sections:
-                continue
-            spec = SPECS_BY_NAME[member.section]
-            if spec.name == "files":
-                verification.proven()  # its blobs are staged: references can be taken
-            verification.wait_planned(spec.name)
-            skip = plan.skip.get(spec.name)
-            loader = SectionLoader(conn, spec, target)
-            if loader.reads_lines and not skip:
-                for lines in _batches(member.lines()):
-                    check()
-                    inserted[spec.name] += loader.insert_lines(lines)
-                    ctx.progress.add(items=len(lines))
-                continue
-            for batch in _batches(parse_rows(member)):
-                check()
-                if spec.name == "project":
-                    _apply_project(conn, batch, target)
-                    inserted[spec.name] += len(batch)
+        with open_archive(archives, key, ctx) as source:
+            scan = ArchiveScan(source, ctx.limits, check_rows=False)
+            for member in scan:
+                if member.kind == "metadata":
+                    check_fingerprint(scan.metadata, ctx)
+                if member.kind in ("blob", "manifest"):
+                    break  # sections come first; pass 1 verifies and stages the rest
+                if member.kind != "section" or member.section not in ctx.sections:
                     continue
-                rows = [r for r in batch if _row_key(spec, r) not in skip] if skip else batch
-                if spec.name == "audit_logs":
-                    rows = _new_audit_rows(conn, spec, target, rows)
-                values = [_transform(spec, row, ctx, plan) for row in rows]
+                spec = SPECS_BY_NAME[member.section]
                 if spec.name == "files":
-                    _acquire_blobs(conn, blobs, values)
-                inserted[spec.name] += loader.insert(values)
-                ctx.progress.add(items=len(batch))
-    return dict(inserted), scan
+                    verification.proven()  # its blobs are staged: references can be taken
+                verification.wait_planned(spec.name)
+                skip = plan.skip.get(spec.name)
+                loader = SectionLoader(conn, spec, target)
+                if loader.reads_lines and not skip:
+                    for lines in _batches(member.lines()):
+                        check()
+                        inserted[spec.name] += loader.insert_lines(lines)
+                        ctx.progress.add(items=len(lines))
+                    continue
+                for batch in _batches(parse_rows(member)):
+                    check()
+                    if spec.name == "project":
+                        _apply_project(conn, batch, target)
+                        inserted[spec.name] += len(batch)
+                        continue
+                    rows = [r for r in batch if _row_key(spec, r) not in skip] if skip else batch
+                    if spec.name == "audit_logs":
+                        rows = _new_audit_rows(conn, spec, target, rows)
+                    values = [_transform(spec, row, ctx, plan) for row in rows]
+                    if spec.name == "files":
+                        _acquire_blobs(conn, blobs, values)
+                    inserted[spec.name] += loader.insert(values)
+                    ctx.progress.add(items=len(batch))
+        scan.check_against(verification.proven())
+    return dict(inserted)
 
 
 def _acquire_blobs(conn: Session, blobs: BlobStore, files: list[dict[str, Any]]) -> None:
