@@ -25,6 +25,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -84,14 +85,18 @@ def _ranges(
     return ranges
 
 
-def _rows(
-    raw: Any, sql: str, params: list[Any], batch_rows: int = 2000
-) -> Iterator[tuple[int, bytes]]:
+def _lines(cursor: Any, batch_rows: int = 2000) -> Iterator[tuple[int, bytes]]:
     first = itemgetter(0)
-    cursor = raw.execute(sql, params)
     while rows := cursor.fetchmany(batch_rows):
         yield len(rows), _fix_timestamps(("\n".join(map(first, rows)) + "\n").encode())
-    cursor.close()
+
+
+def _rows(raw: Any, sql: str, params: list[Any]) -> Iterator[tuple[int, bytes]]:
+    cursor = raw.execute(sql, params)
+    try:
+        yield from _lines(cursor)
+    finally:
+        cursor.close()
 
 
 def _grouped(raw: Any, sql: str, params: list[Any]) -> Iterator[tuple[int, bytes]]:
@@ -127,7 +132,11 @@ def _interleaved(
     thread.join()
 
 
-def sqlite_reader(path: str, step: int, read: Reader) -> Callable[..., Iterator[tuple[int, bytes]]]:
+def _reader(
+    open_other: Callable[[Any], AbstractContextManager[Any]], step: int, mark: str, read: Reader
+) -> Callable[..., Iterator[tuple[int, bytes]]]:
+    """`section_chunks` with the documents read by two connections; `open_other` gives the
+    second one, given the first (the snapshot's)."""
     current = sections.section_chunks
 
     def chunks(
@@ -137,48 +146,47 @@ def sqlite_reader(path: str, step: int, read: Reader) -> Callable[..., Iterator[
             yield from current(conn, spec, project_id, now, **kw)
             return
         raw = conn.connection.driver_connection
+        with open_other(raw) as other:
+            head, order = _sql(conn, spec, project_id, now)
+            ranges = _ranges(head, order, _bounds(raw, project_id, step, mark), mark)
+            yield from _interleaved(ranges, raw, other, read)
+
+    return chunks
+
+
+def sqlite_reader(path: str, step: int, read: Reader) -> Callable[..., Iterator[tuple[int, bytes]]]:
+    @contextmanager
+    def open_other(_: Any) -> Iterator[sqlite3.Connection]:
         other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             other.execute("BEGIN")
             other.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            head, order = _sql(conn, spec, project_id, now)
-            ranges = _ranges(head, order, _bounds(raw, project_id, step, "?"), "?")
-            yield from _interleaved(ranges, raw, other, read)
+            yield other
         finally:
             other.close()
 
-    return chunks
+    return _reader(open_other, step, "?", read)
 
 
 def postgres_reader(url: str, step: int) -> Callable[..., Iterator[tuple[int, bytes]]]:
     import psycopg
 
-    current = sections.section_chunks
     names = iter(range(10**9))
 
-    def read(raw: Any, sql: str, params: list[Any]) -> Iterator[tuple[int, bytes]]:
-        with raw.cursor(name=f"range_{next(names)}") as cursor:
-            cursor.execute(sql, params)
-            first = itemgetter(0)
-            while rows := cursor.fetchmany(2000):
-                yield len(rows), _fix_timestamps(("\n".join(map(first, rows)) + "\n").encode())
-
-    def chunks(
-        conn: Any, spec: SectionSpec, project_id: int, now: datetime | None = None, **kw: Any
-    ) -> Iterator[tuple[int, bytes]]:
-        if spec.name != "documents":
-            yield from current(conn, spec, project_id, now, **kw)
-            return
-        raw = conn.connection.driver_connection
+    @contextmanager
+    def open_other(raw: Any) -> Iterator[Any]:
         snapshot = raw.execute("SELECT pg_export_snapshot()").fetchone()[0]
         with psycopg.connect(url.replace("+psycopg", "")) as other:
             other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            head, order = _sql(conn, spec, project_id, now)
-            ranges = _ranges(head, order, _bounds(raw, project_id, step, "%s"), "%s")
-            yield from _interleaved(ranges, raw, other, read)
+            yield other
 
-    return chunks
+    def read(raw: Any, sql: str, params: list[Any]) -> Iterator[tuple[int, bytes]]:
+        with raw.cursor(name=f"range_{next(names)}") as cursor:
+            cursor.execute(sql, params)
+            yield from _lines(cursor)
+
+    return _reader(open_other, step, "%s", read)
 
 
 def main(argv: list[str] | None = None) -> None:
