@@ -8,8 +8,9 @@ Each round backs `--project` up (`backups.service.run_backup`) and restores the 
 backup into `--target` (`restores.service.run_restore`, no pre-restore backup), after
 deleting the target's documents (the database of `sqlite_insert_order --dir` has an empty
 project 2 beside the source). It prints the job's seconds, the time inside
-`write_project` / `restorer.apply`, and this process's CPU seconds: the gap between these
-and the bench's request → completed is the server's share (queueing, the worker child).
+`write_project` / `restorer.apply`, this process's CPU seconds and its peak memory: the
+gap between these and the bench's figures is the server's share (queueing, the worker
+child and what earlier jobs left in it).
 The master key is generated once into `--data`.
 """
 
@@ -20,6 +21,7 @@ import base64
 import functools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,16 +66,43 @@ def _runtime(url: str, data: Path) -> Runtime:
     return Runtime.build(settings)
 
 
+def _memory() -> dict[str, int]:
+    """This process's resident memory in MiB: in all, anonymous, file-backed (mappings:
+    libraries, SQLite's WAL index)."""
+    wanted = ("VmRSS", "RssAnon", "RssFile")
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return {name: int(fields[name].split()[0]) // 1024 for name in wanted}
+
+
 def _measured(job: Callable[[], None], timings: Timings) -> str:
+    """Run `job`; its seconds, the wrapped functions' share, CPU and peak memory."""
     timings.clear()
+    peak = _memory()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.02):
+            now = _memory()
+            if now["VmRSS"] > peak["VmRSS"]:
+                peak = now
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     cpu = os.times()
     started = time.perf_counter()
-    job()
+    try:
+        job()
+    finally:
+        done.set()
+        sampler.join()
     seconds = time.perf_counter() - started
     used = os.times()
     spent = used.user - cpu.user + used.system - cpu.system
     inner = ", ".join(f"{name} {value:.2f} s" for name, value in timings.items())
-    return f"{seconds:6.2f} s ({inner}; CPU {spent:.2f} s)"
+    memory = ", ".join(f"{name} {value}" for name, value in peak.items())
+    return f"{seconds:6.2f} s ({inner}; CPU {spent:.2f} s; peak MiB {memory})"
 
 
 def main(argv: list[str] | None = None) -> None:
