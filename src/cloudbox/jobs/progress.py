@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -100,6 +101,7 @@ class Reporter:
         self._interval = interval
         self._stop = threading.Event()
         self._cancelled = threading.Event()
+        self._paused = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-reporter", daemon=True)
 
     def __enter__(self) -> Reporter:
@@ -115,9 +117,24 @@ class Reporter:
         if self._cancelled.is_set():
             raise Cancelled()
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No flushes while the block runs; they resume after it.
+
+        A SQLite restore's apply holds the database's only write lock until it commits: a
+        flush meanwhile could only wait out the busy timeout and fail, logging an error
+        every interval of a long restore. A flush already under way finishes.
+        """
+        self._paused.set()
+        try:
+            yield
+        finally:
+            self._paused.clear()
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self._safe_flush()
+            if not self._paused.is_set():
+                self._safe_flush()
 
     def _safe_flush(self) -> None:
         try:

@@ -239,12 +239,15 @@ def _run_restore(runtime: Runtime, restore_id: int) -> None:
                         progress.update(phase="pre-restore backup")
                         pre_backup_id = _pre_restore_backup(runtime, target, restore_id)
                     # Show the phase before the write transaction starts: on SQLite it
-                    # holds the write lock, so the reporter cannot record progress until
-                    # the commit.
+                    # holds the only write lock, so the reporter pauses until the commit
+                    # (a flush could only wait out the busy timeout and fail).
                     progress.update(phase="apply")
                     with contextlib.suppress(Exception):
                         flush(progress.snapshot())
-                    with db.bulk_transaction() as session:
+                    write_lock_held = (
+                        reporter.paused() if db.is_sqlite else contextlib.nullcontext()
+                    )
+                    with write_lock_held, db.bulk_transaction() as session:
                         _lock_project_row(session, target)
                         inserted = restorer.apply(
                             session, runtime.archives, key, verification, runtime.blobs, ctx
