@@ -4,6 +4,9 @@
     .venv/bin/python -m bench.scratch.parallel_reads \\
         --postgres postgresql+psycopg://postgres@127.0.0.1/db --project 1
 
+The SQLite database is the one `bench.scratch.sqlite_insert_order --dir /tmp/ins` builds;
+the PostgreSQL one, the URL `bench.scratch.pg_fixture create` prints.
+
 Each variant runs `write_project` (a real archive, to a temporary file) with the section's
 reader swapped: "one" is the code as it is; "rows" splits the section into ranges of
 `--range` rows of the `(collection_id, created_at, id)` order and lets the calling
